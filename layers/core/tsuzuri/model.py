@@ -1,0 +1,113 @@
+"""The data model shared by the parser, the store, the theme and the publisher."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+TermKind = Literal["tag", "category"]
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A tag or a category: the name the editor wrote and the slug in its URL."""
+
+    kind: TermKind
+    name: str
+    slug: str
+
+    @property
+    def url(self) -> str:
+        return f"/tags/{self.slug}/" if self.kind == "tag" else f"/category/{self.slug}/"
+
+    @property
+    def list_id(self) -> str:
+        return f"{self.kind}/{self.slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    level: int
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostSummary:
+    """What a list, a neighbour link or a related-post card shows of a post."""
+
+    url: str
+    title: str
+    date: datetime
+    excerpt: str
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def sort_key(self) -> str:
+        return sort_key(self.date, self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One parsed source file, ready to render.
+
+    ``date`` is timezone-aware and already converted to the site timezone, because
+    that is the calendar day Jekyll uses for the permalink and the reader sees.
+    """
+
+    source_key: str
+    slug: str
+    url: str
+    title: str
+    date: datetime
+    body_html: str
+    excerpt: str
+    description: str
+    tags: tuple[Term, ...] = ()
+    categories: tuple[Term, ...] = ()
+    author: str | None = None
+    image: str | None = None
+    last_modified_at: datetime | None = None
+    canonical_url: str | None = None
+    robots: str | None = None
+    sitemap: bool = True
+    reading_time: int = 1
+    redirect_from: tuple[str, ...] = ()
+    published: bool = True
+    layout: str = "post"
+    headings: tuple[Heading, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return self.categories + self.tags
+
+    @property
+    def sort_key(self) -> str:
+        return sort_key(self.date, self.url)
+
+    def summary(self) -> PostSummary:
+        return PostSummary(
+            url=self.url,
+            title=self.title,
+            date=self.date,
+            excerpt=self.excerpt,
+            image=self.image,
+            tags=tuple(t.name for t in self.tags),
+        )
+
+
+def sort_key(date: datetime, url: str) -> str:
+    """Chronological key: UTC instant first, URL as a deterministic tie-break."""
+    return f"{date.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}#{url}"
+
+
+def page_key(url: str) -> str:
+    """The site-bucket object key of a URL path: ``/a/b/`` -> ``a/b/index.html``."""
+    path = url.lstrip("/")
+    if path == "" or path.endswith("/"):
+        return f"{path}index.html"
+    return path
