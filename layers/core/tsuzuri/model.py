@@ -44,6 +44,9 @@ class PostSummary:
     excerpt: str
     image: str | None = None
     tags: tuple[str, ...] = ()
+    # For the sitemap: when the page last changed, and whether it is listed at all.
+    lastmod: datetime | None = None
+    in_sitemap: bool = True
 
     @property
     def sort_key(self) -> str:
@@ -97,6 +100,8 @@ class Post:
             excerpt=self.excerpt,
             image=self.image,
             tags=tuple(t.name for t in self.tags),
+            lastmod=self.last_modified_at or self.date,
+            in_sitemap=self.sitemap and "noindex" not in (self.robots or ""),
         )
 
 

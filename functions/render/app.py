@@ -1,0 +1,86 @@
+"""Render function: S3 events (through SQS) in, published pages out.
+
+Thin by design: parse the event, hand the changes to the core, log and count the
+outcomes, and report the messages that should be retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tsuzuri.config import RuntimeSettings
+from tsuzuri.publisher import Change, Publisher
+from tsuzuri.runtime import build_publisher, make_clients
+
+logger = Logger(service="tsuzuri-render")
+metrics = Metrics(namespace="tsuzuri", service="tsuzuri-render")
+
+_METRIC_BY_STATUS = {
+    "published": "Published",
+    "unchanged": "Unchanged",
+    "unpublished": "Unpublished",
+    "hidden": "Hidden",
+    "rejected": "Rejected",
+    "failed": "Failed",
+    "stale": "Stale",
+}
+
+
+@cache
+def publisher() -> Publisher:
+    """Built once per execution environment: config is validated at cold start."""
+    settings = RuntimeSettings.from_env()
+    endpoint = os.environ.get("TSUZURI_AWS_ENDPOINT_URL") or None
+    return build_publisher(settings, make_clients(endpoint_url=endpoint))
+
+
+def parse_event(event: dict[str, Any]) -> list[Change]:
+    """S3 notifications, delivered directly or wrapped in SQS messages."""
+    changes: list[Change] = []
+    for record in event.get("Records", []):
+        if record.get("eventSource") == "aws:sqs":
+            body = json.loads(record["body"])
+            for s3_record in body.get("Records", []):  # s3:TestEvent has none
+                changes.append(_change(s3_record, token=record["messageId"]))
+        elif record.get("eventSource") == "aws:s3":
+            changes.append(_change(record, token=""))
+    return changes
+
+
+def _change(record: dict[str, Any], *, token: str) -> Change:
+    obj = record["s3"]["object"]
+    return Change(
+        key=unquote_plus(obj["key"]),
+        removed=record["eventName"].startswith("ObjectRemoved"),
+        sequencer=obj.get("sequencer"),
+        token=token,
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    changes = parse_event(event)
+    result = publisher().process(changes)
+    for outcome in result.outcomes:
+        fields = {"key": outcome.key, "url": outcome.url, "outcome": outcome.status, "ms": round(outcome.ms, 1)}
+        if outcome.status in {"rejected", "failed"}:
+            logger.warning(outcome.message, extra={**fields, "line": outcome.line, "hint": outcome.hint})
+        else:
+            logger.info(outcome.status, extra=fields)
+        if outcome.status in _METRIC_BY_STATUS:
+            metrics.add_metric(_METRIC_BY_STATUS[outcome.status], MetricUnit.Count, 1)
+        if outcome.status in {"published", "unpublished"}:
+            metrics.add_metric("RenderMs", MetricUnit.Milliseconds, outcome.ms)
+        if outcome.status == "config":
+            publisher.cache_clear()  # the next batch reads the new _config.yml
+    metrics.add_metric("InvalidationPaths", MetricUnit.Count, len(result.invalidated))
+    return {"batchItemFailures": [{"itemIdentifier": token} for token in result.failed_tokens]}

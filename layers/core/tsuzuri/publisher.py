@@ -1,0 +1,567 @@
+"""Apply source-bucket changes to the site: the heart of tsuzuri.
+
+A batch of changes is handled in two phases:
+
+1. **Index.** Each change reconciles one source key with the table: the current
+   object is read (so duplicated and reordered events converge on the latest version),
+   parsed, and its URL claim, body and list memberships are written. Bad input is
+   rejected here, before anything public changes.
+2. **Pages.** Every page that shows a changed post is rendered from the table:
+   the post and its neighbours, the affected pages of each list, JSON, feed and
+   sitemaps. Only objects whose bytes differ are written. The list versions read
+   before rendering are read again afterwards; if another render moved them, the
+   pages are rendered again, so concurrent renders never leave a stale list behind.
+
+The changed paths are recorded in an outbox before the site is written and
+invalidated in one CloudFront request, so a crash between the two is repaired by the
+next batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from tsuzuri.buckets import (
+    ASSET_CACHE,
+    FEED_CACHE,
+    SiteBucket,
+    SiteFile,
+    SourceBucket,
+    page_file,
+)
+from tsuzuri.cdn import Invalidator, caller_reference, paths_for_keys
+from tsuzuri.config import SiteConfig
+from tsuzuri.errors import KeyRejected, PostRejected, TransientError, TsuzuriError, UrlCollision
+from tsuzuri.keys import SourceKey, classify_key
+from tsuzuri.model import Post, PostSummary, Term, page_key
+from tsuzuri.post import parse_post
+from tsuzuri.store import PostStore, StoredPost, sequencer_newer
+from tsuzuri.theme import Theme
+
+ALL = "all"
+Status = Literal[
+    "published", "unchanged", "unpublished", "hidden", "rejected", "stale", "asset", "config", "failed"
+]
+RENDER_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One source-bucket event, already decoded from its AWS envelope."""
+
+    key: str
+    removed: bool
+    sequencer: str | None = None
+    token: str = ""  # the SQS message id, to report a partial batch failure
+
+
+@dataclass(slots=True)
+class Outcome:
+    key: str
+    status: Status
+    url: str | None = None
+    message: str = ""
+    line: int | None = None
+    hint: str | None = None
+    code: str | None = None
+    ms: float = 0.0
+
+    def report(self, now: datetime) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "status": self.status,
+            "url": self.url,
+            "problem": self.message or None,
+            "line": self.line,
+            "hint": self.hint,
+            "code": self.code,
+            "at": now.astimezone(UTC).isoformat(),
+        }
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    failed_tokens: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    invalidated: list[str] = field(default_factory=list)
+    invalidation_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What phase 1 changed, for phase 2 to render."""
+
+    lists: dict[str, str] = field(default_factory=dict)  # list id -> display name
+    anchors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    removed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    added: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    fresh_posts: dict[str, Post] = field(default_factory=dict)
+    delete_keys: set[str] = field(default_factory=set)
+    extra_files: list[SiteFile] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)
+    assets_changed: set[str] = field(default_factory=set)
+
+    def touch(self, list_id: str, name: str, sort_key: str) -> None:
+        self.lists[list_id] = name
+        self.anchors[list_id].add(sort_key)
+
+    def merge(self, other: _Plan) -> None:
+        self.lists.update(other.lists)
+        for list_id, keys in other.anchors.items():
+            self.anchors[list_id] |= keys
+        for list_id, count in other.removed.items():
+            self.removed[list_id] += count
+        for list_id, count in other.added.items():
+            self.added[list_id] += count
+        self.fresh_posts.update(other.fresh_posts)
+        self.delete_keys |= other.delete_keys
+        self.extra_files += other.extra_files
+        self.years |= other.years
+        self.assets_changed |= other.assets_changed
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        site: SiteConfig,
+        store: PostStore,
+        source: SourceBucket,
+        output: SiteBucket,
+        invalidator: Invalidator,
+        theme: Theme | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        workers: int = 8,
+    ):
+        self.site = site
+        self.store = store
+        self.source = source
+        self.output = output
+        self.invalidator = invalidator
+        self.theme = theme or Theme(site)
+        self.clock = clock
+        self.workers = workers
+
+    # -- phase 0: the batch -----------------------------------------------------
+    def process(self, changes: Sequence[Change]) -> BatchResult:
+        result = BatchResult()
+        self._flush_outbox(result)
+        plan = _Plan()
+        # Keys are independent in phase 1 (each list update is its own transaction),
+        # so a batch is indexed in parallel; phase 2 then renders once for all of them.
+        latest = _latest_per_key(changes)
+        with ThreadPoolExecutor(max(1, min(self.workers, len(latest)))) as pool:
+            indexed = list(pool.map(self._apply_one, latest))
+        applied: list[tuple[Change, Outcome]] = []
+        for change, (outcome, change_plan) in zip(latest, indexed, strict=True):
+            plan.merge(change_plan)
+            applied.append((change, outcome))
+
+        started = time.perf_counter()
+        self._render(plan, result)
+        render_ms = (time.perf_counter() - started) * 1000
+        for change, outcome in applied:
+            if outcome.status in {"published", "unpublished", "hidden", "unchanged", "asset"}:
+                outcome.ms += render_ms
+            if outcome.status == "failed":
+                result.failed_tokens.extend(t for t in _tokens_for(change, changes))
+            elif outcome.status != "stale" and classify_safe(change.key) != "asset":
+                self._report(outcome)
+            result.outcomes.append(outcome)
+        return result
+
+    def _apply_one(self, change: Change) -> tuple[Outcome, _Plan]:
+        plan = _Plan()
+        started = time.perf_counter()
+        try:
+            outcome = self._apply(change, plan)
+        except PostRejected as exc:
+            plan = _Plan()  # nothing of a rejected change reaches the site
+            outcome = Outcome(
+                change.key, "rejected", message=exc.message, line=exc.line,
+                hint=exc.hint, code=exc.code,
+            )  # fmt: skip
+        except (TransientError, TsuzuriError, OSError) as exc:
+            outcome = Outcome(change.key, "failed", message=str(exc), code="transient")
+        except Exception as exc:  # noqa: BLE001 - a botocore error must not sink the batch
+            outcome = Outcome(change.key, "failed", message=f"{type(exc).__name__}: {exc}")
+        outcome.ms = (time.perf_counter() - started) * 1000
+        return outcome, plan
+
+    def _report(self, outcome: Outcome) -> None:
+        try:
+            self.source.put_report(outcome.key, outcome.report(self.clock()))
+        except Exception:  # noqa: BLE001 - a report must never undo a publish
+            outcome.message = outcome.message or "report could not be written"
+
+    # -- phase 1: index -----------------------------------------------------------
+    def _apply(self, change: Change, plan: _Plan) -> Outcome:
+        source = classify_key(change.key)
+        if source.kind == "asset":
+            return self._apply_asset(change, source, plan)
+        if source.kind == "config":
+            return Outcome(
+                change.key, "config",
+                message="site config changed; run `tsuzuri rebuild` to re-render every page",
+            )  # fmt: skip
+        record = self.store.get_source(source.key)
+        if (
+            change.sequencer
+            and record is not None
+            and record.sequencer
+            and change.sequencer != record.sequencer
+            and not sequencer_newer(change.sequencer, record.sequencer)
+        ):
+            return Outcome(change.key, "stale", url=record.url, message="a newer event was applied")
+
+        previous: StoredPost | None = None
+        if record is not None and record.url:
+            previous = self.store.get_post(record.url)
+            if previous is not None and previous.post.source_key != source.key:
+                previous = None
+
+        obj = self.source.get(source.key, max_bytes=self.site.max_post_bytes)
+        if obj is None:
+            if previous is not None:
+                self._retract(previous.post, plan)
+            self.store.put_source(source.key, url=None, state="unpublished", sequencer=change.sequencer)
+            url = previous.post.url if previous else None
+            return Outcome(change.key, "unpublished", url=url)
+
+        post = parse_post(source, obj.body, self.site)
+        now = self.clock()
+        if not post.published or (post.date > now and not self.site.future):
+            if previous is not None:
+                self._retract(previous.post, plan)
+            self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
+            why = "published: false" if not post.published else "dated in the future (future: false)"
+            return Outcome(change.key, "hidden", url=post.url, message=f"not public: {why}")
+
+        self._check_redirects(post)
+        self.store.claim_and_put_post(post)
+        if previous is not None and previous.post.url != post.url:
+            self._retract(previous.post, plan)
+            old = None
+        else:
+            old = previous.post if previous else None
+
+        old_lists = {ALL: self.site.title} | {t.list_id: t.name for t in old.terms} if old else {}
+        new_lists = {ALL: self.site.title} | {t.list_id: t.name for t in post.terms}
+        changed = old is None or _listing_changed(old, post)
+        for list_id, name in old_lists.items():
+            if list_id not in new_lists or old is None or old.sort_key != post.sort_key:
+                if old is not None and self.store.remove_member(list_id, old.sort_key):
+                    plan.removed[list_id] += 1
+                    plan.touch(list_id, name, old.sort_key)
+        summary = post.summary()
+        for list_id, name in new_lists.items():
+            membership = self.store.add_member(list_id, name, summary)
+            if membership == "added":
+                plan.added[list_id] += 1
+            if membership != "unchanged":
+                plan.touch(list_id, name, post.sort_key)
+        if old is not None:
+            plan.years.add(old.date.year)
+            for path in set(old.redirect_from) - set(post.redirect_from):
+                plan.delete_keys.add(page_key(path))
+        plan.years.add(post.date.year)
+        plan.fresh_posts[post.url] = post
+        plan.anchors[ALL].add(post.sort_key)
+        for path in post.redirect_from:
+            plan.extra_files.append(page_file(page_key(path), self.theme.render_redirect(post.url)))
+        self.store.put_source(source.key, url=post.url, state="published", sequencer=change.sequencer)
+        status: Status = "published" if changed or plan.lists else "unchanged"
+        return Outcome(change.key, status, url=post.url)
+
+    def _check_redirects(self, post: Post) -> None:
+        for path in post.redirect_from:
+            if path == post.url:
+                raise UrlCollision(f"redirect_from {path} points at the post itself")
+            owner = self.store.get_post_owner(path)
+            if owner is not None:
+                raise UrlCollision(
+                    f"redirect_from {path} is the URL of {owner}",
+                    hint="remove that entry from redirect_from",
+                )
+
+    def _retract(self, post: Post, plan: _Plan) -> None:
+        """Take a published post off the site: page, redirects and list memberships."""
+        for term_id, name in {ALL: self.site.title, **{t.list_id: t.name for t in post.terms}}.items():
+            if self.store.remove_member(term_id, post.sort_key):
+                plan.removed[term_id] += 1
+            plan.touch(term_id, name, post.sort_key)
+        self.store.delete_post(post.url, post.source_key)
+        plan.delete_keys.add(page_key(post.url))
+        plan.delete_keys.update(page_key(p) for p in post.redirect_from)
+        plan.years.add(post.date.year)
+
+    def _apply_asset(self, change: Change, source: SourceKey, plan: _Plan) -> Outcome:
+        if change.removed or not self.source.exists(source.key):
+            plan.delete_keys.add(source.key)
+            return Outcome(change.key, "asset", url="/" + source.key, message="removed")
+        if self.output.copy_asset(self.source.name, source.key, source.key):
+            plan.assets_changed.add(source.key)
+        return Outcome(change.key, "asset", url="/" + source.key)
+
+    # -- phase 2: pages -------------------------------------------------------------
+    def _render(self, plan: _Plan, result: BatchResult) -> None:
+        if not plan.lists and not plan.delete_keys and not plan.assets_changed and not plan.fresh_posts:
+            return
+        watched = set(plan.lists) | {ALL}
+        written: set[str] = set(plan.assets_changed)
+        deleted: set[str] = set()
+        for _attempt in range(RENDER_ATTEMPTS):
+            before = self.store.list_versions(watched)
+            files, obsolete = self._build(plan)
+            changed = self.output.diff(files)
+            doomed = self.output.existing(obsolete - {f.key for f in files})
+            keys = sorted({f.key for f in changed} | set(doomed) | written)
+            reference = ""
+            if keys and self.invalidator.enabled:
+                digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
+                reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
+                self.store.save_outbox(reference, paths_for_keys(keys))
+            self.output.put(changed)
+            self.output.delete(doomed)
+            written |= {f.key for f in changed}
+            deleted |= set(doomed)
+            if reference:
+                self._invalidate(reference, paths_for_keys(keys), result)
+            if self.store.list_versions(watched) == before:
+                break
+        else:
+            raise TransientError("pages kept changing under concurrent renders; will retry")
+        result.written = sorted(written)
+        result.deleted = sorted(deleted)
+
+    def _invalidate(self, reference: str, paths: list[str], result: BatchResult) -> None:
+        result.invalidation_id = self.invalidator.invalidate(paths, reference)
+        result.invalidated = sorted(set(result.invalidated) | set(paths))
+        self.store.clear_outbox(reference)
+
+    def _flush_outbox(self, result: BatchResult) -> None:
+        if not self.invalidator.enabled:
+            return
+        for reference, paths in self.store.pending_outbox():
+            self._invalidate(reference, paths, result)
+
+    def _build(self, plan: _Plan) -> tuple[list[SiteFile], set[str]]:
+        files: list[SiteFile] = list(plan.extra_files)
+        obsolete: set[str] = set(plan.delete_keys)
+        timeline = self.store.list_members(ALL)  # newest first
+        for list_id, name in sorted(plan.lists.items()):
+            members = timeline if list_id == ALL else self.store.list_members(list_id)
+            pages, gone = self._list_pages(list_id, name, members, plan)
+            files += pages
+            obsolete |= gone
+        files += self._post_pages(timeline, plan)
+        if plan.lists:
+            feeds, gone = self._feeds_and_sitemaps(timeline, plan)
+            files += feeds
+            obsolete |= gone
+            files += self._static_files()
+        return files, obsolete
+
+    def _list_pages(
+        self, list_id: str, name: str, members: Sequence[PostSummary], plan: _Plan
+    ) -> tuple[list[SiteFile], set[str]]:
+        kind, _, slug = list_id.partition("/")
+        base = "/" if list_id == ALL else ("/tags/" if kind == "tag" else "/category/") + slug + "/"
+        per_page = self.site.paginate
+        count = len(members)
+        old_count = count - plan.added.get(list_id, 0) + plan.removed.get(list_id, 0)
+        new_buckets, old_buckets = _bucket_count(count, per_page), _bucket_count(old_count, per_page)
+        obsolete: set[str] = set()
+        if count == 0 and list_id != ALL:
+            obsolete.add(page_key(base))
+            obsolete.add(page_key(base).replace("index.html", "index.json"))
+            obsolete |= {page_key(f"{base}page{b}/") for b in range(1, old_buckets + 1)}
+            return [], obsolete
+        term = None if list_id == ALL else Term("tag" if kind == "tag" else "category", name, slug)
+        title = self.site.title if term is None else name
+        ascending = list(reversed(members))
+        keys = [m.sort_key for m in ascending]
+        lowest_rank = min((bisect_left(keys, k) for k in plan.anchors.get(list_id, ())), default=0)
+
+        def bucket_url(number: int) -> str:
+            return f"{base}page{number}/"
+
+        older_from_front = bucket_url(new_buckets) if new_buckets else None
+        pages = [
+            page_file(
+                page_key(base),
+                self.theme.render_list(
+                    title=title, url=base, posts=members[:per_page], term=term,
+                    older_url=older_from_front, description=self.site.description if term is None else None,
+                ),
+            )
+        ]  # fmt: skip
+        first = max(1, min(lowest_rank // per_page + 1, max(old_buckets, 1), max(new_buckets, 1)))
+        for number in range(first, new_buckets + 1):
+            chunk = ascending[(number - 1) * per_page : number * per_page]
+            pages.append(
+                page_file(
+                    page_key(bucket_url(number)),
+                    self.theme.render_list(
+                        title=f"{title} ({number})", url=bucket_url(number), posts=chunk[::-1], term=term,
+                        newer_url=bucket_url(number + 1) if number < new_buckets else base,
+                        older_url=bucket_url(number - 1) if number > 1 else None,
+                    ),
+                )
+            )  # fmt: skip
+        obsolete |= {page_key(bucket_url(b)) for b in range(new_buckets + 1, old_buckets + 1)}
+        if term is not None and term.kind == "tag":
+            pages.append(page_file(f"{base.lstrip('/')}index.json", _term_json(term, members), FEED_CACHE))
+        return pages, obsolete
+
+    def _post_pages(self, timeline: Sequence[PostSummary], plan: _Plan) -> list[SiteFile]:
+        ascending = list(reversed(timeline))
+        keys = [m.sort_key for m in ascending]
+        urls: set[str] = set()
+        for anchor in plan.anchors.get(ALL, ()):
+            index = bisect_left(keys, anchor)
+            for neighbour in range(index - 1, index + 2):
+                if 0 <= neighbour < len(ascending):
+                    urls.add(ascending[neighbour].url)
+        position = {m.url: i for i, m in enumerate(ascending)}
+        files: list[SiteFile] = []
+        for url in sorted(urls):
+            if url not in position:
+                continue
+            index = position[url]
+            stored = self.store.get_post(url)
+            if stored is None:
+                continue
+            post = plan.fresh_posts.get(url, stored.post)
+            previous = ascending[index - 1] if index > 0 else None
+            following = ascending[index + 1] if index + 1 < len(ascending) else None
+            html = self.theme.render_post(post, previous=previous, next=following, related=stored.related)
+            files.append(page_file(page_key(url), html))
+        return files
+
+    def _feeds_and_sitemaps(
+        self, timeline: Sequence[PostSummary], plan: _Plan
+    ) -> tuple[list[SiteFile], set[str]]:
+        now = self.clock()
+        latest = timeline[: self.site.feed_size]
+        updated = max((p.lastmod or p.date for p in latest), default=now)
+        files = [page_file("feed.xml", self.theme.render_feed(latest, updated=updated), FEED_CACHE)]
+        by_year: dict[int, list[PostSummary]] = defaultdict(list)
+        for member in timeline:
+            by_year[member.date.year].append(member)
+        obsolete: set[str] = set()
+        for year in sorted(plan.years):
+            key = f"sitemaps/posts-{year}.xml"
+            if not by_year.get(year):
+                obsolete.add(key)
+                continue
+            entries = [(m.url, m.lastmod or m.date) for m in by_year[year] if m.in_sitemap]
+            files.append(page_file(key, self.theme.render_sitemap(entries), FEED_CACHE))
+        lists = self.store.list_infos()
+        list_entries: list[tuple[str, datetime | None]] = [("/", timeline[0].date if timeline else None)]
+        for info in lists:
+            if info.count > 0 and info.list_id != ALL:
+                kind, _, slug = info.list_id.partition("/")
+                list_entries.append(((f"/tags/{slug}/" if kind == "tag" else f"/category/{slug}/"), None))
+        files.append(page_file("sitemaps/lists.xml", self.theme.render_sitemap(list_entries), FEED_CACHE))
+        index = [("/sitemaps/lists.xml", None)] + [
+            (f"/sitemaps/posts-{year}.xml", max((m.lastmod or m.date) for m in members))
+            for year, members in sorted(by_year.items())
+        ]
+        files.append(page_file("sitemap.xml", self.theme.render_sitemap_index(index), FEED_CACHE))
+        tags = [
+            {"name": i.name, "slug": i.list_id[4:], "url": f"/tags/{i.list_id[4:]}/", "count": i.count}
+            for i in lists
+            if i.list_id.startswith("tag/") and i.count > 0
+        ]
+        tags.sort(key=lambda t: (-int(str(t["count"])), str(t["slug"])))
+        files.append(page_file("tags/index.json", _json({"tags": tags}), FEED_CACHE))
+        tag_terms = [
+            (Term("tag", i.name, i.list_id[4:]), i.count)
+            for i in lists
+            if i.list_id.startswith("tag/") and i.count > 0
+        ]
+        files.append(
+            page_file("tags/index.html", self.theme.render_term_index(title="タグ一覧", url="/tags/", terms=tag_terms))
+        )
+        return files, obsolete
+
+    def _static_files(self) -> list[SiteFile]:
+        files = [
+            page_file("robots.txt", self.theme.render_robots(), FEED_CACHE),
+            page_file("404.html", self.theme.render_not_found()),
+        ]
+        for key, (body, content_type) in self.theme.static_files().items():
+            files.append(SiteFile(key, body, content_type, ASSET_CACHE))
+        return files
+
+
+def _bucket_count(count: int, per_page: int) -> int:
+    """Archive pages hold fixed buckets counted from the oldest post.
+
+    ``/page1/`` is the oldest ``per_page`` posts and never changes when a new post
+    arrives, so a publish rewrites the front page and the newest bucket only, not
+    every page of the archive as newest-first pagination would.
+    Buckets whose posts all show on the front page are not written.
+    """
+    if count <= per_page:
+        return 0
+    return math.ceil((count - per_page) / per_page)
+
+
+def _listing_changed(old: Post, new: Post) -> bool:
+    return old.summary() != new.summary() or old.terms != new.terms
+
+
+def _term_json(term: Term, members: Sequence[PostSummary]) -> str:
+    return _json(
+        {
+            "name": term.name,
+            "slug": term.slug,
+            "url": term.url,
+            "count": len(members),
+            "posts": [
+                {"title": m.title, "url": m.url, "date": m.date.isoformat(), "excerpt": m.excerpt}
+                for m in members
+            ],
+        }
+    )
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _latest_per_key(changes: Iterable[Change]) -> list[Change]:
+    """One change per key: the state is read from S3 anyway, so the newest event wins."""
+    latest: dict[str, Change] = {}
+    for change in changes:
+        current = latest.get(change.key)
+        if current is None or (
+            change.sequencer and current.sequencer and sequencer_newer(change.sequencer, current.sequencer)
+        ):
+            latest[change.key] = change
+    return list(latest.values())
+
+
+def _tokens_for(change: Change, changes: Sequence[Change]) -> list[str]:
+    return sorted({c.token for c in changes if c.key == change.key and c.token})
+
+
+def classify_safe(key: str) -> str | None:
+    try:
+        return classify_key(key).kind
+    except KeyRejected:
+        return None

@@ -1,0 +1,73 @@
+"""Wiring: build a :class:`~tsuzuri.publisher.Publisher` from settings and injected clients.
+
+The Lambda handlers, the local stack and the CLI all come through here, so the
+three run the same code against AWS, moto's server, or anything boto3 can reach.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tsuzuri.buckets import SiteBucket, SourceBucket
+from tsuzuri.cdn import Invalidator
+from tsuzuri.config import CONFIG_KEYS, RuntimeSettings, SiteConfig
+from tsuzuri.errors import ConfigError
+from tsuzuri.publisher import Publisher
+from tsuzuri.store import PostStore
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    s3: Any
+    dynamodb: Any
+    cloudfront: Any
+
+
+def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> Clients:
+    """boto3 clients with standard retries. ``endpoint_url`` points them at moto."""
+    import boto3  # noqa: PLC0415 - deferred: tests and the CLI inject their own
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION"))
+    return Clients(
+        s3=session.client("s3", endpoint_url=endpoint_url, config=config),
+        dynamodb=session.client("dynamodb", endpoint_url=endpoint_url, config=config),
+        cloudfront=session.client("cloudfront", endpoint_url=endpoint_url, config=config),
+    )
+
+
+def load_site_config(source: SourceBucket, environ: Mapping[str, str]) -> SiteConfig:
+    """The blog's ``_config.yml`` from the source bucket, then ``TSUZURI_SITE_*`` overrides."""
+    site = SiteConfig()
+    for name in CONFIG_KEYS:
+        obj = source.get(name)
+        if obj is not None:
+            site = SiteConfig.from_bytes(obj.body, name=name)
+            break
+    return site.with_env_overrides(environ)
+
+
+def build_publisher(
+    settings: RuntimeSettings,
+    clients: Clients,
+    *,
+    environ: Mapping[str, str] | None = None,
+    site: SiteConfig | None = None,
+) -> Publisher:
+    env = os.environ if environ is None else environ
+    source = SourceBucket(clients.s3, settings.source_bucket)
+    try:
+        site_config = site or load_site_config(source, env)
+    except ConfigError:
+        raise
+    return Publisher(
+        site=site_config,
+        store=PostStore(clients.dynamodb, settings.table_name),
+        source=source,
+        output=SiteBucket(clients.s3, settings.site_bucket),
+        invalidator=Invalidator(clients.cloudfront, settings.distribution_id),
+    )

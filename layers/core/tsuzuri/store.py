@@ -1,0 +1,509 @@
+"""DynamoDB access: posts, URL claims, list membership and list versions.
+
+One table, one fact per item, so that no item grows with the site and two renders
+never overwrite each other's work:
+
+=================  ===============  ==================================================
+pk                 sk               holds
+=================  ===============  ==================================================
+``SRC#<key>``      ``SRC``          what a source key last became: URL, state, sequencer
+``POST#<url>``     ``POST``         a published post's fields; owning it claims the URL
+``POST#<url>``     ``BODY``         the rendered body (zlib), so re-renders skip Markdown
+``L#<list>``       ``<sort key>``   one membership: a post in ``all``, ``tag/x``, ``category/y``
+``LISTS``          ``<list>``       a list's name, member count and version counter
+``OUTBOX``         ``<reference>``  CloudFront paths written but not yet invalidated
+=================  ===============  ==================================================
+
+A list's version is bumped in the same transaction as any membership change. A page
+renderer reads the versions, renders, writes, and reads them again: if a version
+moved, another render raced it and it renders again (see :mod:`tsuzuri.publisher`).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from tsuzuri.errors import TransientError, UrlCollision
+from tsuzuri.model import Heading, Post, PostSummary, Term
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "TransactionInProgressException",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    key: str
+    url: str | None
+    state: str  # published | unpublished | rejected | hidden
+    sequencer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    list_id: str
+    name: str
+    count: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """A post as kept in the table: everything needed to re-render its page."""
+
+    post: Post
+    related: tuple[PostSummary, ...]
+
+
+def _dump(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _load(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def sequencer_newer(candidate: str, current: str) -> bool:
+    """S3 sequencers compare as hex strings once right-padded to the same length."""
+    width = max(len(candidate), len(current))
+    return candidate.upper().ljust(width, "0") > current.upper().ljust(width, "0")
+
+
+class PostStore:
+    def __init__(self, client: Any, table_name: str):
+        self._db = client
+        self._table = table_name
+
+    # -- source records ---------------------------------------------------------
+    def get_source(self, key: str) -> SourceRecord | None:
+        item = self._get(f"SRC#{key}", "SRC")
+        if item is None:
+            return None
+        return SourceRecord(
+            key=key, url=item.get("url"), state=item["state"], sequencer=item.get("sequencer")
+        )
+
+    def put_source(self, key: str, *, url: str | None, state: str, sequencer: str | None) -> None:
+        """Record what ``key`` became, refusing to go back to an older sequencer."""
+        item = {
+            "pk": f"SRC#{key}",
+            "sk": "SRC",
+            "url": url,
+            "state": state,
+            "sequencer": sequencer,
+            "updated_at": datetime.now().astimezone().isoformat(),
+        }
+        kwargs: dict[str, Any] = {}
+        if sequencer:
+            kwargs = {
+                "ConditionExpression": "attribute_not_exists(sequencer) OR sequencer <= :seq",
+                "ExpressionAttributeValues": {":seq": {"S": sequencer}},
+            }
+        try:
+            self._call("put_item", TableName=self._table, Item=_dump(item), **kwargs)
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            # A newer event for this key has already been recorded; it owns the outcome.
+
+    # -- posts ------------------------------------------------------------------
+    def get_post(self, url: str) -> StoredPost | None:
+        post_item = self._get(f"POST#{url}", "POST")
+        if post_item is None:
+            return None
+        body_item = self._get(f"POST#{url}", "BODY")
+        body = ""
+        if body_item is not None:
+            body = zlib.decompress(bytes(body_item["html"])).decode("utf-8")
+        return _post_from_item(post_item, body)
+
+    def get_post_owner(self, url: str) -> str | None:
+        item = self._get(f"POST#{url}", "POST", projection="source_key")
+        return None if item is None else str(item["source_key"])
+
+    def claim_and_put_post(self, post: Post) -> None:
+        """Write the post, failing with :class:`UrlCollision` if another file owns its URL.
+
+        The related list is kept as it is: it belongs to the related-posts function.
+        """
+        key = {"pk": {"S": f"POST#{post.url}"}, "sk": {"S": "POST"}}
+        fields = _post_fields(post)
+        names = {f"#{name}": name for name in fields}
+        values = {f":{name}": _serializer.serialize(v) for name, v in fields.items()}
+        values[":key"] = {"S": post.source_key}
+        values[":one"] = {"N": "1"}
+        values[":zero"] = {"N": "0"}
+        update = "SET " + ", ".join(f"#{n} = :{n}" for n in fields)
+        update += ", #revision = if_not_exists(#revision, :zero) + :one"
+        names["#revision"] = "revision"
+        names["#source_key"] = "source_key"
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(pk) OR #source_key = :key",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            owner = self.get_post_owner(post.url) or "another file"
+            raise UrlCollision(
+                f"{post.url} is already published from {owner}",
+                hint="change the slug in the filename, the date, or set a permalink",
+            ) from None
+        body = zlib.compress(post.body_html.encode("utf-8"), 6)
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=_dump({"pk": f"POST#{post.url}", "sk": "BODY", "html": Binary(body)}),
+        )
+
+    def delete_post(self, url: str, source_key: str) -> None:
+        try:
+            self._call(
+                "delete_item",
+                TableName=self._table,
+                Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "POST"}},
+                ConditionExpression="attribute_not_exists(pk) OR source_key = :key",
+                ExpressionAttributeValues={":key": {"S": source_key}},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            return  # someone else owns that URL now: leave it alone
+        self._call(
+            "delete_item",
+            TableName=self._table,
+            Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "BODY"}},
+        )
+
+    # -- lists ------------------------------------------------------------------
+    def add_member(self, list_id: str, name: str, summary: PostSummary) -> str:
+        """Add or refresh a membership: ``added``, ``updated`` or ``unchanged``."""
+        member = _dump(
+            {
+                "pk": f"L#{list_id}",
+                "sk": summary.sort_key,
+                "url": summary.url,
+                "title": summary.title,
+                "date": summary.date.isoformat(),
+                "excerpt": summary.excerpt,
+                "image": summary.image,
+                "tags": list(summary.tags),
+                "lastmod": summary.lastmod.isoformat() if summary.lastmod else None,
+                "in_sitemap": summary.in_sitemap,
+            }
+        )
+        meta_key = {"pk": {"S": "LISTS"}, "sk": {"S": list_id}}
+        try:
+            self._call(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": member,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": meta_key,
+                            "UpdateExpression": "SET #name = :name ADD #count :one, #version :one",
+                            "ExpressionAttributeNames": {
+                                "#name": "name",
+                                "#count": "count",
+                                "#version": "version",
+                            },
+                            "ExpressionAttributeValues": {
+                                ":name": {"S": name},
+                                ":one": {"N": "1"},
+                            },
+                        }
+                    },
+                ],
+            )
+            return "added"
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+        # Already a member: refresh its fields only if they differ.
+        current = self._get(f"L#{list_id}", summary.sort_key)
+        wanted = _load(member)
+        if current == wanted:
+            return "unchanged"
+        self._call(
+            "transact_write_items",
+            TransactItems=[
+                {"Put": {"TableName": self._table, "Item": member}},
+                self._bump(list_id, name),
+            ],
+        )
+        return "updated"
+
+    def remove_member(self, list_id: str, sort_key: str) -> bool:
+        try:
+            self._call(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": f"L#{list_id}"}, "sk": {"S": sort_key}},
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
+                            "UpdateExpression": "ADD #count :minus, #version :one",
+                            "ExpressionAttributeNames": {"#count": "count", "#version": "version"},
+                            "ExpressionAttributeValues": {
+                                ":minus": {"N": "-1"},
+                                ":one": {"N": "1"},
+                            },
+                        }
+                    },
+                ],
+            )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+
+    def _bump(self, list_id: str, name: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
+                "UpdateExpression": "SET #name = :name ADD #version :one",
+                "ExpressionAttributeNames": {"#name": "name", "#version": "version"},
+                "ExpressionAttributeValues": {":name": {"S": name}, ":one": {"N": "1"}},
+            }
+        }
+
+    def list_members(self, list_id: str) -> list[PostSummary]:
+        """Every member, newest first. Consistent, so a render sees its own writes."""
+        return [_summary_from_item(item) for item in self._query(f"L#{list_id}", forward=False)]
+
+    def list_infos(self, prefix: str = "") -> list[ListInfo]:
+        condition = "pk = :pk"
+        values: dict[str, Any] = {":pk": {"S": "LISTS"}}
+        if prefix:
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": prefix}
+        return [
+            _list_info(item) for item in self._query_raw(condition, values, forward=True)
+        ]
+
+    def list_versions(self, list_ids: Iterable[str]) -> dict[str, int]:
+        ids = sorted(set(list_ids))
+        versions = dict.fromkeys(ids, 0)
+        for chunk in _chunks(ids, 100):
+            request = {
+                self._table: {
+                    "Keys": [{"pk": {"S": "LISTS"}, "sk": {"S": i}} for i in chunk],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "sk, #version",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                }
+            }
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                for raw in response["Responses"].get(self._table, []):
+                    item = _load(raw)
+                    versions[item["sk"]] = int(item.get("version", 0))
+                request = response.get("UnprocessedKeys") or {}
+        return versions
+
+    # -- invalidation outbox ----------------------------------------------------
+    def save_outbox(self, reference: str, paths: Sequence[str]) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=_dump({"pk": "OUTBOX", "sk": reference, "paths": json.dumps(list(paths))}),
+        )
+
+    def pending_outbox(self) -> list[tuple[str, list[str]]]:
+        return [
+            (item["sk"], json.loads(item["paths"])) for item in self._query("OUTBOX", forward=True)
+        ]
+
+    def clear_outbox(self, reference: str) -> None:
+        self._call(
+            "delete_item",
+            TableName=self._table,
+            Key={"pk": {"S": "OUTBOX"}, "sk": {"S": reference}},
+        )
+
+    # -- plumbing ---------------------------------------------------------------
+    def _get(self, pk: str, sk: str, projection: str | None = None) -> dict[str, Any] | None:
+        kwargs: dict[str, Any] = {}
+        if projection:
+            kwargs["ProjectionExpression"] = projection
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=True,
+            **kwargs,
+        )
+        item = response.get("Item")
+        return None if item is None else _load(item)
+
+    def _query(self, pk: str, *, forward: bool) -> Iterator[dict[str, Any]]:
+        return self._query_raw("pk = :pk", {":pk": {"S": pk}}, forward=forward)
+
+    def _query_raw(
+        self, condition: str, values: dict[str, Any], *, forward: bool
+    ) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+            "ScanIndexForward": forward,
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            for item in response.get("Items", []):
+                yield _load(item)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._db, operation)(**kwargs)
+        except ClientError as exc:
+            if _code(exc) in _THROTTLING:
+                raise TransientError(f"DynamoDB {operation}: {_code(exc)}") from exc
+            raise
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    if _code(exc) == "ConditionalCheckFailedException":
+        return True
+    if _code(exc) != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    codes = {r.get("Code") for r in reasons}
+    if codes & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}:
+        raise TransientError("DynamoDB transaction conflict") from exc
+    # moto may omit the reasons; its message still names the failed condition.
+    return "ConditionalCheckFailed" in codes or "ConditionalCheckFailed" in str(exc)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _post_fields(post: Post) -> dict[str, Any]:
+    return {
+        "source_key": post.source_key,
+        "slug": post.slug,
+        "url": post.url,
+        "title": post.title,
+        "date": post.date.isoformat(),
+        "sort_key": post.sort_key,
+        "excerpt": post.excerpt,
+        "description": post.description,
+        "tags": [{"name": t.name, "slug": t.slug} for t in post.tags],
+        "categories": [{"name": t.name, "slug": t.slug} for t in post.categories],
+        "author": post.author or "",
+        "image": post.image or "",
+        "last_modified_at": post.last_modified_at.isoformat() if post.last_modified_at else "",
+        "canonical_url": post.canonical_url or "",
+        "robots": post.robots or "",
+        "sitemap": post.sitemap,
+        "reading_time": post.reading_time,
+        "redirect_from": list(post.redirect_from),
+        "public": post.published,
+        "layout": post.layout,
+        "headings": json.dumps([[h.level, h.id, h.text] for h in post.headings], ensure_ascii=False),
+        "extra": json.dumps(dict(post.extra), ensure_ascii=False),
+    }
+
+
+def _post_from_item(item: Mapping[str, Any], body: str) -> StoredPost:
+    post = Post(
+        source_key=item["source_key"],
+        slug=item["slug"],
+        url=item["url"],
+        title=item["title"],
+        date=datetime.fromisoformat(item["date"]),
+        body_html=body,
+        excerpt=item["excerpt"],
+        description=item["description"],
+        tags=tuple(Term("tag", t["name"], t["slug"]) for t in item.get("tags", [])),
+        categories=tuple(
+            Term("category", t["name"], t["slug"]) for t in item.get("categories", [])
+        ),
+        author=item.get("author") or None,
+        image=item.get("image") or None,
+        last_modified_at=(
+            datetime.fromisoformat(item["last_modified_at"])
+            if item.get("last_modified_at")
+            else None
+        ),
+        canonical_url=item.get("canonical_url") or None,
+        robots=item.get("robots") or None,
+        sitemap=bool(item.get("sitemap", True)),
+        reading_time=int(item.get("reading_time", 1)),
+        redirect_from=tuple(item.get("redirect_from", [])),
+        published=bool(item.get("public", True)),
+        layout=item.get("layout", "post"),
+        headings=tuple(Heading(int(h[0]), h[1], h[2]) for h in json.loads(item["headings"])),
+        extra=json.loads(item.get("extra") or "{}"),
+    )
+    related = tuple(_summary_from_item(r) for r in item.get("related", []))
+    return StoredPost(post=post, related=related)
+
+
+def _summary_from_item(item: Mapping[str, Any]) -> PostSummary:
+    return PostSummary(
+        url=item["url"],
+        title=item["title"],
+        date=datetime.fromisoformat(item["date"]),
+        excerpt=item.get("excerpt", ""),
+        image=item.get("image") or None,
+        tags=tuple(item.get("tags", [])),
+        lastmod=datetime.fromisoformat(item["lastmod"]) if item.get("lastmod") else None,
+        in_sitemap=bool(item.get("in_sitemap", True)),
+    )
+
+
+def _list_info(item: Mapping[str, Any]) -> ListInfo:
+    return ListInfo(
+        list_id=item["sk"],
+        name=item.get("name", item["sk"]),
+        count=int(item.get("count", 0)),
+        version=int(item.get("version", 0)),
+    )

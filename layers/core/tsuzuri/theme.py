@@ -1,0 +1,554 @@
+"""Render pages, feeds and sitemaps with the Jinja2 theme.
+
+Everything here is a pure function of its arguments and the theme directory: no AWS,
+no clock, no I/O beyond reading the templates and the static files once.
+
+Escaping policy: autoescape is on for every HTML and XML template, and the only values
+marked safe are the post body (sanitized upstream) and JSON-LD serialized by
+:func:`json_for_script`. Undefined template variables raise (``StrictUndefined``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import jinja2
+from markupsafe import Markup
+
+from tsuzuri.config import SiteConfig
+from tsuzuri.errors import ConfigError
+from tsuzuri.model import Heading, Post, PostSummary, Term
+
+THEME_DIR_ENV = "TSUZURI_THEME_DIR"
+ASSET_PREFIX = "assets/theme/"
+FEED_PATH = "/feed.xml"
+SITEMAP_PATH = "/sitemap.xml"
+TOC_MIN_HEADINGS = 3
+
+_CONTENT_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".woff2": "font/woff2",
+}
+
+_OG_LOCALES = {
+    "ja": "ja_JP",
+    "en": "en_US",
+    "zh": "zh_CN",
+    "ko": "ko_KR",
+    "fr": "fr_FR",
+    "de": "de_DE",
+    "es": "es_ES",
+    "it": "it_IT",
+    "pt": "pt_BR",
+}
+
+# Characters left alone when percent-encoding a URL: the RFC 3986 reserved and unreserved
+# sets plus "%" (existing escapes are kept). Everything else, including non-ASCII, quotes
+# and angle brackets, is encoded.
+_PATH_SAFE = "/:@!$&()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+# Characters that are invalid in XML 1.0 and meaningless in HTML: dropped from all output.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_JSON_SCRIPT_ESCAPES = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Crumb:
+    """One step of the breadcrumb trail. ``url`` is a site-relative path."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class TocEntry:
+    """An h2 (or a stray h3) with the h3 headings under it."""
+
+    heading: Heading
+    children: tuple[Heading, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLink:
+    name: str
+    service: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageMeta:
+    """What the base layout puts in ``<head>``."""
+
+    title: str
+    og_title: str = ""
+    description: str = ""
+    canonical: str | None = None
+    og_type: str | None = None
+    image: str | None = None
+    robots: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    json_ld: tuple[Markup, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaticAsset:
+    key: str
+    data: bytes
+    content_type: str
+
+
+def json_for_script(data: Any) -> Markup:
+    """Serialize ``data`` for a ``<script type="application/ld+json">`` element.
+
+    ``<``, ``>`` and ``&`` become JSON unicode escapes, so the text can never close the
+    script element or open a comment, and it still parses as the same JSON.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.translate(_JSON_SCRIPT_ESCAPES))  # noqa: S704 - escaped just above
+
+
+def encode_url(url: str) -> str:
+    """Percent-encode non-ASCII and unsafe characters of a URL or path, idempotently."""
+    url = _LONE_PERCENT.sub("%25", url)
+    parts = urlsplit(url)
+    return urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            quote(parts.path, safe=_PATH_SAFE),
+            quote(parts.query, safe=_QUERY_SAFE),
+            quote(parts.fragment, safe=_QUERY_SAFE),
+        )
+    )
+
+
+def default_templates_dir() -> Path:
+    """Where the theme lives when the caller does not say.
+
+    ``$TSUZURI_THEME_DIR`` if set; else ``tsuzuri/theme/`` next to this module (the Lambda
+    layer build copies the templates there); else the repository's ``templates/``.
+    """
+    configured = os.environ.get(THEME_DIR_ENV)
+    if configured:
+        return Path(configured)
+    here = Path(__file__).resolve()
+    packaged = here.parent / "theme"
+    if packaged.is_dir():
+        return packaged
+    return here.parents[3] / "templates"
+
+
+def build_toc(headings: Sequence[Heading]) -> tuple[TocEntry, ...]:
+    """Nest h3 under the preceding h2. Empty when there are fewer than three headings."""
+    relevant = [h for h in headings if h.level in (2, 3)]
+    if len(relevant) < TOC_MIN_HEADINGS:
+        return ()
+    entries: list[tuple[Heading, list[Heading]]] = []
+    for heading in relevant:
+        if heading.level == 3 and entries and entries[-1][0].level == 2:
+            entries[-1][1].append(heading)
+        else:
+            entries.append((heading, []))
+    return tuple(TocEntry(h, tuple(children)) for h, children in entries)
+
+
+def _load_static(static_dir: Path) -> dict[str, StaticAsset]:
+    assets: dict[str, StaticAsset] = {}
+    if not static_dir.is_dir():
+        return assets
+    for path in sorted(static_dir.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        name = path.relative_to(static_dir).as_posix()
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:8]
+        stem, dot, suffix = name.rpartition(".")
+        hashed = f"{stem}.{digest}.{suffix}" if dot and stem else f"{name}.{digest}"
+        content_type = _CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        assets[name] = StaticAsset(ASSET_PREFIX + hashed, data, content_type)
+    return assets
+
+
+def _finalize(value: Any) -> Any:
+    """Drop XML-invalid control characters from every printed value, keeping Markup safe."""
+    if isinstance(value, str) and _CONTROL_CHARS.search(value):
+        cleaned = _CONTROL_CHARS.sub("", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned  # noqa: S704
+    return value
+
+
+def _twitter_handle(extra: Mapping[str, Any]) -> str | None:
+    raw = extra.get("twitter")
+    if isinstance(raw, Mapping):
+        raw = raw.get("username")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    return "@" + raw.strip().lstrip("@")
+
+
+def _og_locale(lang: str) -> str | None:
+    if "-" in lang or "_" in lang:
+        language, _, region = lang.replace("-", "_").partition("_")
+        return f"{language.lower()}_{region.upper()}"
+    return _OG_LOCALES.get(lang.lower())
+
+
+class Theme:
+    """The site's templates bound to its configuration. Build once per cold start."""
+
+    def __init__(self, site: SiteConfig, templates_dir: Path | None = None) -> None:
+        self.site = site
+        self.templates_dir = templates_dir if templates_dir is not None else default_templates_dir()
+        if not self.templates_dir.is_dir():
+            raise ConfigError(f"theme directory not found: {self.templates_dir}")
+        self._tz = site.tz
+        self._base = site.base_url
+        self._scheme = urlsplit(site.base_url).scheme or "https"
+        self._assets = _load_static(self.templates_dir / "static")
+        self.environment = self._build_environment()
+
+    # ----- environment, filters and globals -------------------------------------------
+
+    def _build_environment(self) -> jinja2.Environment:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.templates_dir)),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "xml", "html.j2", "xml.j2"),
+                disabled_extensions=("txt", "txt.j2"),
+                default_for_string=True,
+                default=True,
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+            finalize=_finalize,
+        )
+        env.filters.update(
+            absolute_url=self.absolute_url,
+            url_path=self.url_path,
+            asset_url=self.asset_url,
+            date_ja=self.date_ja,
+            date_iso=self.date_iso,
+            jsonld=json_for_script,
+        )
+        env.globals.update(
+            site=self.site,
+            absolute_url=self.absolute_url,
+            url_path=self.url_path,
+            asset_url=self.asset_url,
+            og_locale=_og_locale(self.site.lang),
+            twitter_site=_twitter_handle(self.site.extra),
+            feed_path=FEED_PATH,
+        )
+        return env
+
+    def absolute_url(self, path: str) -> str:
+        """``site.base_url + path``, percent-encoded. Absolute http(s) URLs pass through."""
+        if _HTTP_URL.match(path):
+            return encode_url(path)
+        if path.startswith("//"):
+            return encode_url(f"{self._scheme}:{path}")
+        if not path.startswith("/"):
+            path = "/" + path
+        return self._base + encode_url(path)
+
+    def url_path(self, url: str) -> str:
+        """A link target for ``href``: percent-encoded, and never a ``javascript:`` URL."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme and scheme not in _SAFE_SCHEMES:
+            url = "/" + url
+        return encode_url(url)
+
+    def asset_url(self, name: str) -> str:
+        """The site path of a static theme file, e.g. ``/assets/theme/site.3f2a9c1b.css``."""
+        try:
+            return "/" + self._assets[name].key
+        except KeyError:
+            raise KeyError(f"theme asset not found: {name!r} (looked in static/)") from None
+
+    def _local(self, value: datetime) -> datetime:
+        # Naive datetimes are taken as site-local time, as Jekyll does for front matter.
+        if value.tzinfo is None:
+            return value.replace(tzinfo=self._tz)
+        return value.astimezone(self._tz)
+
+    def date_iso(self, value: datetime) -> str:
+        """RFC 3339 / W3C datetime in the site timezone: ``2026-02-12T05:59:09+09:00``."""
+        return self._local(value).isoformat(timespec="seconds")
+
+    def date_ja(self, value: datetime) -> str:
+        """``2026年2月12日`` in the site timezone."""
+        local = self._local(value)
+        return f"{local.year}年{local.month}月{local.day}日"
+
+    def full_title(self, title: str) -> str:
+        if not self.site.title or not title or title == self.site.title:
+            return title or self.site.title
+        return f"{title} | {self.site.title}"
+
+    # ----- pages ---------------------------------------------------------------------
+
+    def render_post(
+        self,
+        post: Post,
+        *,
+        previous: PostSummary | None,
+        next: PostSummary | None,
+        related: Sequence[PostSummary],
+    ) -> str:
+        canonical = self.absolute_url(post.canonical_url or post.url)
+        image = self.absolute_url(post.image) if post.image else None
+        author = post.author or self.site.author or None
+        crumbs = self._post_breadcrumbs(post)
+        published = self.date_iso(post.date)
+        modified = self.date_iso(post.last_modified_at or post.date)
+        description = post.description or post.excerpt or self.site.description
+        page = PageMeta(
+            title=self.full_title(post.title),
+            og_title=post.title,
+            description=description,
+            canonical=canonical,
+            og_type="article",
+            image=image,
+            robots=post.robots,
+            published=published,
+            modified=modified,
+            section=post.categories[0].name if post.categories else None,
+            tags=tuple(t.name for t in post.tags),
+            json_ld=(
+                json_for_script(
+                    self._blog_posting(
+                        post,
+                        canonical=canonical,
+                        image=image,
+                        author=author,
+                        description=description,
+                        published=published,
+                        modified=modified,
+                    )
+                ),
+                json_for_script(self._breadcrumb_list(crumbs)),
+            ),
+        )
+        show_updated = post.last_modified_at is not None and self.date_ja(
+            post.last_modified_at
+        ) != self.date_ja(post.date)
+        return self._render(
+            "post.html.j2",
+            page=page,
+            post=post,
+            body=Markup(post.body_html),  # noqa: S704 - sanitized by the parser
+            author=author,
+            show_updated=show_updated,
+            toc=build_toc(post.headings),
+            breadcrumbs=crumbs,
+            previous_post=previous,
+            next_post=next,
+            related=tuple(related),
+            share_links=self._share_links(post.title, canonical),
+        )
+
+    def render_list(
+        self,
+        *,
+        title: str,
+        url: str,
+        posts: Sequence[PostSummary],
+        term: Term | None = None,
+        newer_url: str | None = None,
+        older_url: str | None = None,
+        description: str | None = None,
+    ) -> str:
+        """The home page, a paginated archive page, a tag page or a category page."""
+        canonical = self.absolute_url(url)
+        crumbs: tuple[Crumb, ...] = ()
+        json_ld: list[Markup] = []
+        if term is not None:
+            crumbs = (Crumb("ホーム", "/"), Crumb(term.name, url))
+            json_ld.append(json_for_script(self._breadcrumb_list(crumbs)))
+        elif url == "/":
+            json_ld.append(
+                json_for_script(
+                    {
+                        "@context": "https://schema.org",
+                        "@type": "WebSite",
+                        "name": self.site.title,
+                        "url": canonical,
+                        "inLanguage": self.site.lang,
+                        **({"description": self.site.description} if self.site.description else {}),
+                    }
+                )
+            )
+        page = PageMeta(
+            title=self.full_title(title),
+            og_title=title,
+            description=description or self.site.description,
+            canonical=canonical,
+            og_type="website",
+            json_ld=tuple(json_ld),
+        )
+        return self._render(
+            "list.html.j2",
+            page=page,
+            heading=term.name if term is not None else title,
+            term=term,
+            posts=tuple(posts),
+            newer_url=newer_url,
+            older_url=older_url,
+            description=description,
+            breadcrumbs=crumbs,
+        )
+
+    def render_term_index(self, *, title: str, url: str, terms: Sequence[tuple[Term, int]]) -> str:
+        """A page listing terms with their post counts, e.g. ``/tags/``."""
+        page = PageMeta(
+            title=self.full_title(title),
+            og_title=title,
+            description=self.site.description,
+            canonical=self.absolute_url(url),
+            og_type="website",
+        )
+        return self._render("terms.html.j2", page=page, heading=title, terms=tuple(terms))
+
+    def render_not_found(self) -> str:
+        page = PageMeta(title=self.full_title("ページが見つかりません"), robots="noindex")
+        return self._render("404.html.j2", page=page)
+
+    def render_redirect(self, target_url: str) -> str:
+        return self._render("redirect.html.j2", target=self.absolute_url(target_url))
+
+    # ----- machine-readable files -------------------------------------------------------
+
+    def render_feed(self, posts: Sequence[PostSummary], *, updated: datetime) -> str:
+        """Atom 1.0 for ``/feed.xml``. The caller chooses and orders the entries.
+
+        An entry's ``updated`` is the summary's ``lastmod`` when it has one, else its date.
+        """
+        entries = tuple((p, getattr(p, "lastmod", None) or p.date) for p in posts)
+        return self._render("feed.xml.j2", entries=entries, updated=updated)
+
+    def render_sitemap_index(self, sitemaps: Sequence[tuple[str, datetime | None]]) -> str:
+        return self._render("sitemap_index.xml.j2", entries=tuple(sitemaps))
+
+    def render_sitemap(self, entries: Sequence[tuple[str, datetime | None]]) -> str:
+        return self._render("sitemap.xml.j2", entries=tuple(entries))
+
+    def render_robots(self) -> str:
+        return self._render("robots.txt.j2", sitemap_url=self.absolute_url(SITEMAP_PATH))
+
+    def static_files(self) -> dict[str, tuple[bytes, str]]:
+        """Site-bucket key -> (bytes, content type) for every file under ``static/``."""
+        return {a.key: (a.data, a.content_type) for a in self._assets.values()}
+
+    # ----- helpers --------------------------------------------------------------------
+
+    def _render(self, name: str, **context: Any) -> str:
+        return self.environment.get_template(name).render(**context)
+
+    def _post_breadcrumbs(self, post: Post) -> tuple[Crumb, ...]:
+        crumbs = [Crumb("ホーム", "/")]
+        if post.categories:
+            category = post.categories[0]
+            crumbs.append(Crumb(category.name, category.url))
+        crumbs.append(Crumb(post.title, post.url))
+        return tuple(crumbs)
+
+    def _breadcrumb_list(self, crumbs: Sequence[Crumb]) -> dict[str, Any]:
+        return {
+            "@context": "https://schema.org",
+            "@type": "BreadcrumbList",
+            "itemListElement": [
+                {
+                    "@type": "ListItem",
+                    "position": position,
+                    "name": crumb.name,
+                    "item": self.absolute_url(crumb.url),
+                }
+                for position, crumb in enumerate(crumbs, start=1)
+            ],
+        }
+
+    def _blog_posting(
+        self,
+        post: Post,
+        *,
+        canonical: str,
+        image: str | None,
+        author: str | None,
+        description: str,
+        published: str,
+        modified: str,
+    ) -> dict[str, Any]:
+        home = self.absolute_url("/")
+        publisher = {"@type": "Organization", "name": self.site.title, "url": home}
+        data: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "BlogPosting",
+            "headline": post.title,
+            "description": description,
+            "url": self.absolute_url(post.url),
+            "datePublished": published,
+            "dateModified": modified,
+            "author": {"@type": "Person", "name": author} if author else publisher,
+            "publisher": publisher,
+            "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
+            "inLanguage": self.site.lang,
+        }
+        if image:
+            data["image"] = [image]
+        if post.categories:
+            data["articleSection"] = post.categories[0].name
+        if post.tags:
+            data["keywords"] = [t.name for t in post.tags]
+        return data
+
+    def _share_links(self, title: str, url: str) -> tuple[ShareLink, ...]:
+        u = quote(url, safe="")
+        t = quote(title, safe="")
+        return (
+            ShareLink("X", "x", f"https://x.com/intent/tweet?text={t}&url={u}"),
+            ShareLink("Facebook", "facebook", f"https://www.facebook.com/sharer/sharer.php?u={u}"),
+            ShareLink(
+                "LinkedIn", "linkedin", f"https://www.linkedin.com/sharing/share-offsite/?url={u}"
+            ),
+            ShareLink(
+                "はてなブックマーク",
+                "hatena",
+                f"https://b.hatena.ne.jp/add?mode=confirm&url={u}&title={t}",
+            ),
+        )

@@ -1,0 +1,95 @@
+"""Fixtures: moto's server over real HTTP, a provisioned stack, and a publisher on it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+# Set before boto3 is used anywhere: fake credentials, a fixed region, and the
+# endpoint mode that lets DynamoDB Streams calls reach moto with botocore >= 1.44.4.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+        "AWS_REGION": "ap-northeast-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }
+)
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+from tsuzuri.config import RuntimeSettings, SiteConfig  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.site import Site
+    from tsuzuri.publisher import Publisher
+    from tsuzuri.runtime import Clients
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = SiteConfig(url="https://blog.example.com", title="テストブログ", paginate=3)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    import logging  # noqa: PLC0415
+
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns failures
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def clients(moto_endpoint: str) -> Clients:
+    from tsuzuri.runtime import make_clients  # noqa: PLC0415
+
+    return make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
+
+
+@pytest.fixture
+def stack(clients: Clients) -> RuntimeSettings:
+    """A fresh, uniquely named stack per test on the shared server."""
+    from tsuzuri.provision import provision  # noqa: PLC0415
+
+    return provision(clients, prefix=f"t{uuid.uuid4().hex[:12]}")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def publisher(stack: RuntimeSettings, clients: Clients, clock: Clock) -> Publisher:
+    from tsuzuri.runtime import build_publisher  # noqa: PLC0415
+
+    pub = build_publisher(stack, clients, site=SITE, environ={})
+    pub.clock = clock
+    pub.invalidator._sleep = lambda _s: None  # noqa: SLF001 - no real waiting in tests
+    return pub
+
+
+@pytest.fixture
+def site(clients: Clients, stack: RuntimeSettings, publisher: Publisher) -> Site:
+    from tests.support.site import Site  # noqa: PLC0415
+
+    return Site(clients, stack, publisher)
