@@ -23,14 +23,15 @@ os.environ.update(
     }
 )
 
-from typing import TYPE_CHECKING  # noqa: E402
+from typing import TYPE_CHECKING
 
-from tsuzuri.config import RuntimeSettings, SiteConfig  # noqa: E402
+from tsuzuri.config import RuntimeSettings, SiteConfig
 
 if TYPE_CHECKING:
-    from tests.support.site import Site
     from tsuzuri.publisher import Publisher
     from tsuzuri.runtime import Clients
+
+    from tests.support.site import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = SiteConfig(url="https://blog.example.com", title="テストブログ", paginate=3)
@@ -38,9 +39,9 @@ SITE = SiteConfig(url="https://blog.example.com", title="テストブログ", pa
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    import logging  # noqa: PLC0415
+    import logging
 
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns failures
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -52,7 +53,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def clients(moto_endpoint: str) -> Clients:
-    from tsuzuri.runtime import make_clients  # noqa: PLC0415
+    from tsuzuri.runtime import make_clients
 
     return make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
 
@@ -60,7 +61,7 @@ def clients(moto_endpoint: str) -> Clients:
 @pytest.fixture
 def stack(clients: Clients) -> RuntimeSettings:
     """A fresh, uniquely named stack per test on the shared server."""
-    from tsuzuri.provision import provision  # noqa: PLC0415
+    from tsuzuri.provision import provision
 
     return provision(clients, prefix=f"t{uuid.uuid4().hex[:12]}")
 
@@ -80,16 +81,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def publisher(stack: RuntimeSettings, clients: Clients, clock: Clock) -> Publisher:
-    from tsuzuri.runtime import build_publisher  # noqa: PLC0415
+    from tsuzuri.runtime import build_publisher
 
     pub = build_publisher(stack, clients, site=SITE, environ={})
     pub.clock = clock
-    pub.invalidator._sleep = lambda _s: None  # noqa: SLF001 - no real waiting in tests
+    pub.invalidator._sleep = lambda _s: None
     return pub
 
 
 @pytest.fixture
 def site(clients: Clients, stack: RuntimeSettings, publisher: Publisher) -> Site:
-    from tests.support.site import Site  # noqa: PLC0415
+    from tests.support.site import Site
 
     return Site(clients, stack, publisher)

@@ -15,7 +15,6 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tsuzuri.config import RuntimeSettings
 from tsuzuri.publisher import Change, Publisher
 from tsuzuri.runtime import build_publisher, make_clients
@@ -71,9 +70,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     changes = parse_event(event)
     result = publisher().process(changes)
     for outcome in result.outcomes:
-        fields = {"key": outcome.key, "url": outcome.url, "outcome": outcome.status, "ms": round(outcome.ms, 1)}
+        fields = {
+            "key": outcome.key,
+            "url": outcome.url,
+            "outcome": outcome.status,
+            "ms": round(outcome.ms, 1),
+        }
         if outcome.status in {"rejected", "failed"}:
-            logger.warning(outcome.message, extra={**fields, "line": outcome.line, "hint": outcome.hint})
+            logger.warning(
+                outcome.message, extra={**fields, "line": outcome.line, "hint": outcome.hint}
+            )
         else:
             logger.info(outcome.status, extra=fields)
         if outcome.status in _METRIC_BY_STATUS:

@@ -8,13 +8,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-
-from tests.support.site import Site
 from tsuzuri.config import SiteConfig
 from tsuzuri.devstack import content_files
 from tsuzuri.provision import provision
 from tsuzuri.publisher import Change
 from tsuzuri.runtime import build_publisher, make_clients
+
+from tests.support.site import Site
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -166,7 +166,9 @@ def test_redelivered_delete_before_create_converges_on_current_object(site: Site
 def test_neighbours_link_to_each_other(site: Site) -> None:
     site.publish("posts/2026-01-01-first.md", post_text("一番目", date="2026-01-01 10:00:00 +0900"))
     site.publish("posts/2026-01-03-third.md", post_text("三番目", date="2026-01-03 10:00:00 +0900"))
-    site.publish("posts/2026-01-02-second.md", post_text("二番目", date="2026-01-02 10:00:00 +0900"))
+    site.publish(
+        "posts/2026-01-02-second.md", post_text("二番目", date="2026-01-02 10:00:00 +0900")
+    )
 
     first = site.page("/2026/01/01/first/") or ""
     third = site.page("/2026/01/03/third/") or ""
@@ -182,7 +184,9 @@ def test_archive_pages_are_stable_when_a_new_post_arrives(site: Site) -> None:
     oldest = site.page("/page1/") or ""
     assert "/2026/01/01/post-1/" in oldest and "/2026/01/03/post-3/" in oldest
 
-    result = site.publish("posts/2026-01-09-post-9.md", post_text("記事9", date="2026-01-09 10:00:00 +0900"))
+    result = site.publish(
+        "posts/2026-01-09-post-9.md", post_text("記事9", date="2026-01-09 10:00:00 +0900")
+    )
 
     assert "page1/index.html" not in result.written
     assert "index.html" in result.written
@@ -202,7 +206,9 @@ def test_redirect_from_writes_redirect_pages(site: Site) -> None:
 
 def test_drafts_and_future_posts_are_not_public(site: Site) -> None:
     draft = site.publish("posts/2026-02-01-draft.md", post_text("下書き", extra="published: false"))
-    future = site.publish("posts/2027-06-01-future.md", post_text("未来", date="2027-06-01 10:00:00 +0900"))
+    future = site.publish(
+        "posts/2027-06-01-future.md", post_text("未来", date="2027-06-01 10:00:00 +0900")
+    )
 
     assert draft.outcomes[0].status == "hidden"
     assert future.outcomes[0].status == "hidden"

@@ -10,11 +10,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from tsuzuri.config import RuntimeSettings
+from tsuzuri.runtime import Clients
 
 from tests.support.events import load_event, s3_record, sqs_event
 from tests.support.site import post_text
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.runtime import Clients
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,12 @@ def test_sqs_wrapped_event_with_url_encoded_japanese_key(
     handler: ModuleType, clients: Clients, stack: RuntimeSettings
 ) -> None:
     key = "posts/2025-11-03-生成AIの基礎 入門.md"
-    _put(clients, stack, key, post_text("生成AIの基礎", date="2025-11-03 09:00:00 +0900", tags="[AI]"))
+    _put(
+        clients,
+        stack,
+        key,
+        post_text("生成AIの基礎", date="2025-11-03 09:00:00 +0900", tags="[AI]"),
+    )
     event = load_event(
         "sqs_s3_put",
         SOURCE_BUCKET=stack.source_bucket,
@@ -86,14 +91,23 @@ def test_sqs_wrapped_event_with_url_encoded_japanese_key(
     assert page is not None and "生成AIの基礎" in page
 
 
-def test_direct_s3_event_and_delete_marker(handler: ModuleType, clients: Clients, stack: RuntimeSettings) -> None:
+def test_direct_s3_event_and_delete_marker(
+    handler: ModuleType, clients: Clients, stack: RuntimeSettings
+) -> None:
     key = "posts/2026-02-11-direct.md"
     _put(clients, stack, key, post_text("直接"))
-    _invoke(handler, {"Records": [s3_record(stack.source_bucket, key, sequencer="0055AED6DCD90281E5")]})
+    _invoke(
+        handler, {"Records": [s3_record(stack.source_bucket, key, sequencer="0055AED6DCD90281E5")]}
+    )
     assert _page(clients, stack, "2026/02/12/direct/index.html") is not None
 
     clients.s3.delete_object(Bucket=stack.source_bucket, Key=key)  # versioned: a delete marker
-    event = load_event("s3_delete_marker", SOURCE_BUCKET=stack.source_bucket, KEY=key, SEQUENCER="0055AED6DCD90281F0")
+    event = load_event(
+        "s3_delete_marker",
+        SOURCE_BUCKET=stack.source_bucket,
+        KEY=key,
+        SEQUENCER="0055AED6DCD90281F0",
+    )
     assert _invoke(handler, event) == {"batchItemFailures": []}
     assert _page(clients, stack, "2026/02/12/direct/index.html") is None
 
@@ -103,8 +117,15 @@ def test_multi_record_batch_with_duplicates_and_reordering(
 ) -> None:
     keys = [f"posts/2026-01-0{i}-batch-{i}.md" for i in range(1, 5)]
     for i, key in enumerate(keys, start=1):
-        _put(clients, stack, key, post_text(f"一括{i}", date=f"2026-01-0{i} 12:00:00 +0900", tags="[AWS]"))
-    records = [s3_record(stack.source_bucket, k, sequencer=f"00{i:016X}") for i, k in enumerate(keys)]
+        _put(
+            clients,
+            stack,
+            key,
+            post_text(f"一括{i}", date=f"2026-01-0{i} 12:00:00 +0900", tags="[AWS]"),
+        )
+    records = [
+        s3_record(stack.source_bucket, k, sequencer=f"00{i:016X}") for i, k in enumerate(keys)
+    ]
     # Each message delivered twice, in reverse order, one message with two records.
     messages = [[records[3], records[2]], [records[1]], [records[0]], [records[3]], [records[0]]]
 
@@ -122,7 +143,9 @@ def test_s3_test_event_is_ignored(handler: ModuleType, stack: RuntimeSettings) -
     assert _invoke(handler, event) == {"batchItemFailures": []}
 
 
-def test_rejected_post_is_not_retried(handler: ModuleType, clients: Clients, stack: RuntimeSettings) -> None:
+def test_rejected_post_is_not_retried(
+    handler: ModuleType, clients: Clients, stack: RuntimeSettings
+) -> None:
     key = "posts/2026-02-20-bad.md"
     _put(clients, stack, key, "no front matter at all")
     event = sqs_event([s3_record(stack.source_bucket, key, sequencer="01")])

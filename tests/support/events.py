@@ -19,7 +19,9 @@ def load_event(name: str, **values: str) -> dict[str, Any]:
     return json.loads(Template(text).safe_substitute(values))  # type: ignore[no-any-return]
 
 
-def s3_record(bucket: str, key: str, *, removed: bool = False, sequencer: str = "") -> dict[str, Any]:
+def s3_record(
+    bucket: str, key: str, *, removed: bool = False, sequencer: str = ""
+) -> dict[str, Any]:
     """One S3 notification record; the key is URL-encoded exactly as S3 encodes it."""
     template = "s3_delete_marker" if removed else "s3_put"
     event = load_event(

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from tsuzuri.config import RuntimeSettings
 from tsuzuri.model import page_key
 from tsuzuri.publisher import BatchResult, Change, Publisher
@@ -89,6 +88,8 @@ class Site:
         listing = self.clients.cloudfront.list_invalidations(DistributionId=distribution)
         result = []
         for item in listing["InvalidationList"].get("Items", []):
-            detail = self.clients.cloudfront.get_invalidation(DistributionId=distribution, Id=item["Id"])
+            detail = self.clients.cloudfront.get_invalidation(
+                DistributionId=distribution, Id=item["Id"]
+            )
             result.append(detail["Invalidation"]["InvalidationBatch"]["Paths"]["Items"])
         return result

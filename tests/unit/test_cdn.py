@@ -5,14 +5,19 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from tsuzuri.cdn import WILDCARD_THRESHOLD, Invalidator, caller_reference, paths_for_keys
 from tsuzuri.errors import TransientError
 
 
 def test_paths_cover_directory_urls_and_are_encoded_and_deduplicated() -> None:
     paths = paths_for_keys(
-        ["index.html", "2026/02/12/生成AI/index.html", "feed.xml", "feed.xml", "tags/aws/index.json"]
+        [
+            "index.html",
+            "2026/02/12/生成AI/index.html",
+            "feed.xml",
+            "feed.xml",
+            "tags/aws/index.json",
+        ]
     )
     assert paths == sorted(
         [
@@ -51,7 +56,10 @@ def _ok(reference: str, items: list[str]) -> tuple[dict[str, object], dict[str, 
     }
     expected = {
         "DistributionId": "E1",
-        "InvalidationBatch": {"Paths": {"Quantity": len(items), "Items": items}, "CallerReference": reference},
+        "InvalidationBatch": {
+            "Paths": {"Quantity": len(items), "Items": items},
+            "CallerReference": reference,
+        },
     }
     return response, expected
 
@@ -62,7 +70,9 @@ def test_too_many_invalidations_in_progress_is_retried_with_backoff() -> None:
     with Stubber(client) as stub:
         for _ in range(2):
             stub.add_client_error(
-                "create_invalidation", service_error_code="TooManyInvalidationsInProgress", http_status_code=400
+                "create_invalidation",
+                service_error_code="TooManyInvalidationsInProgress",
+                http_status_code=400,
             )
         response, expected = _ok("ref", ["/a"])
         stub.add_response("create_invalidation", response, expected)
@@ -76,7 +86,9 @@ def test_giving_up_raises_a_transient_error_so_the_event_is_retried() -> None:
     client = _client()
     with Stubber(client) as stub:
         for _ in range(3):
-            stub.add_client_error("create_invalidation", service_error_code="TooManyInvalidationsInProgress")
+            stub.add_client_error(
+                "create_invalidation", service_error_code="TooManyInvalidationsInProgress"
+            )
         with pytest.raises(TransientError, match="TooManyInvalidationsInProgress"):
             Invalidator(client, "E1", attempts=3, sleep=lambda _s: None).invalidate(["/a"], "ref")
 
@@ -84,7 +96,9 @@ def test_giving_up_raises_a_transient_error_so_the_event_is_retried() -> None:
 def test_other_errors_are_not_retried() -> None:
     client = _client()
     with Stubber(client) as stub:
-        stub.add_client_error("create_invalidation", service_error_code="AccessDenied", http_status_code=403)
+        stub.add_client_error(
+            "create_invalidation", service_error_code="AccessDenied", http_status_code=403
+        )
         with pytest.raises(Exception, match="AccessDenied"):
             Invalidator(client, "E1", sleep=lambda _s: None).invalidate(["/a"], "ref")
 

@@ -6,7 +6,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from tsuzuri.errors import KeyRejected, PermalinkError
 from tsuzuri.keys import classify_key, jekyll_slug
 from tsuzuri.permalink import expand_permalink, normalize_url_path
@@ -74,7 +73,10 @@ def test_jekyll_pretty_slugify(text: str, slug: str) -> None:
 
 def test_permalink_uses_the_date_in_the_site_timezone() -> None:
     utc_evening = datetime.fromisoformat("2026-02-11T20:59:09+00:00").astimezone(TOKYO)
-    assert expand_permalink("/:year/:month/:day/:title/", date=utc_evening, slug="x") == "/2026/02/12/x/"
+    assert (
+        expand_permalink("/:year/:month/:day/:title/", date=utc_evening, slug="x")
+        == "/2026/02/12/x/"
+    )
 
 
 def test_permalink_placeholders() -> None:
@@ -88,14 +90,30 @@ def test_permalink_placeholders() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "clean"),
-    [("/about", "/about/"), ("/about/", "/about/"), ("/a/b.html", "/a/b.html"), ("/", "/"), ("/a//b/", "/a/b/")],
+    [
+        ("/about", "/about/"),
+        ("/about/", "/about/"),
+        ("/a/b.html", "/a/b.html"),
+        ("/", "/"),
+        ("/a//b/", "/a/b/"),
+    ],
 )
 def test_normalized_permalinks(raw: str, clean: str) -> None:
     assert normalize_url_path(raw) == clean
 
 
 @pytest.mark.parametrize(
-    "raw", ["about/", "/../etc/passwd", "/a/../../b/", "//evil.example.com/", "https://x.example/", "/a\\b/", "/a?x=1", ""]
+    "raw",
+    [
+        "about/",
+        "/../etc/passwd",
+        "/a/../../b/",
+        "//evil.example.com/",
+        "https://x.example/",
+        "/a\\b/",
+        "/a?x=1",
+        "",
+    ],
 )
 def test_permalinks_outside_the_site_root_are_refused(raw: str) -> None:
     with pytest.raises(PermalinkError):

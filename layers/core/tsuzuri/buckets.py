@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
-import posixpath
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,8 +18,12 @@ HTML_CACHE = "public, max-age=0, s-maxage=300, must-revalidate"
 FEED_CACHE = "public, max-age=300"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 UPLOADED_ASSET_CACHE = "public, max-age=86400"
-_TEXT_TYPES = {"text/html", "text/css", "text/plain", "application/xml", "application/json",
-               "application/atom+xml", "image/svg+xml", "application/javascript", "text/javascript"}  # fmt: skip
+_TEXT_TYPES = frozenset(
+    {
+        "text/html", "text/css", "text/plain", "text/javascript", "application/javascript",
+        "application/xml", "application/json", "application/atom+xml", "image/svg+xml",
+    }
+)  # fmt: skip
 _RETRYABLE = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
 
 

@@ -70,7 +70,11 @@ class Invalidator:
                 return str(response["Invalidation"]["Id"])
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code not in {"TooManyInvalidationsInProgress", "Throttling", "ServiceUnavailable"}:
+                if code not in {
+                    "TooManyInvalidationsInProgress",
+                    "Throttling",
+                    "ServiceUnavailable",
+                }:
                     raise
                 if attempt == self._attempts - 1:
                     raise TransientError(f"CloudFront kept answering {code}") from exc

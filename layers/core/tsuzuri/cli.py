@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EPILOG_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     check.add_argument("paths", nargs="+", type=Path, help="post files or folders")
-    check.add_argument("--config", type=Path, help="site _config.yml (default: found above the posts)")
+    check.add_argument(
+        "--config", type=Path, help="site _config.yml (default: found above the posts)"
+    )
     check.set_defaults(run=_check)
 
     render = commands.add_parser(
@@ -52,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dev", help="run the whole stack locally on an embedded AWS and serve the site",
         epilog=EPILOG_DEV, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    dev.add_argument("--content", type=Path, default=Path("examples"), help="site folder to publish")
+    dev.add_argument(
+        "--content", type=Path, default=Path("examples"), help="site folder to publish"
+    )
     dev.add_argument("--port", type=int, default=8080, help="preview port (default 8080)")
     dev.add_argument("--aws-port", type=int, default=5000, help="emulated AWS port (default 5000)")
     dev.set_defaults(run=_dev)
@@ -81,7 +85,9 @@ def _find_config(start: Path, explicit: Path | None) -> SiteConfig:
 def _post_files(paths: Sequence[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in POST_EXTENSIONS and p.is_file())
+            yield from sorted(
+                p for p in path.rglob("*") if p.suffix in POST_EXTENSIONS and p.is_file()
+            )
         else:
             yield path
 
@@ -91,7 +97,7 @@ def source_key_for(path: Path) -> SourceKey:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from tsuzuri.post import parse_post  # noqa: PLC0415 - keep --help fast
+    from tsuzuri.post import parse_post
 
     site = _find_config(args.paths[0], args.config)
     problems = 0
@@ -108,15 +114,16 @@ def _check(args: argparse.Namespace) -> int:
             continue
         if post.url in urls:
             problems += 1
-            print(f"{path}:1: {post.url} is also the URL of {urls[post.url]} (change the slug or date)")
+            other = urls[post.url]
+            print(f"{path}:1: {post.url} is also the URL of {other} (change the slug or date)")
         urls.setdefault(post.url, path)
     print(f"checked {len(files)} file(s): {problems} problem(s)", file=sys.stderr)
     return 1 if problems else 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    from tsuzuri.post import parse_post  # noqa: PLC0415
-    from tsuzuri.theme import Theme  # noqa: PLC0415
+    from tsuzuri.post import parse_post
+    from tsuzuri.theme import Theme
 
     site = _find_config(args.path.parent, args.config)
     post = parse_post(source_key_for(args.path), args.path.read_bytes(), site)
@@ -130,7 +137,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from tsuzuri.devstack import run_dev  # noqa: PLC0415
+    from tsuzuri.devstack import run_dev
 
     return run_dev(content=args.content, port=args.port, aws_port=args.aws_port)
 

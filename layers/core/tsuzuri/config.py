@@ -73,7 +73,7 @@ class SiteConfig:
     def from_bytes(cls, data: bytes, *, name: str = "_config.yml") -> SiteConfig:
         try:
             text = data.decode("utf-8-sig")
-            raw = json.loads(text) if name.endswith(".json") else yaml.load(text, Loader=_loader())
+            raw = json.loads(text) if name.endswith(".json") else yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
         except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"{name}: cannot be parsed: {exc}") from exc
         if raw is None:
@@ -136,7 +136,7 @@ class SiteConfig:
 
 
 def _loader() -> type[yaml.SafeLoader]:
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)

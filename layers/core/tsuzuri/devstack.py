@@ -40,19 +40,19 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "tsuzuri-local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "ap-northeast-1")
     os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - dev-only dependency
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per event is ours to print
 
-    from tsuzuri.provision import provision  # noqa: PLC0415
-    from tsuzuri.runtime import build_publisher, make_clients  # noqa: PLC0415
+    from tsuzuri.provision import provision
+    from tsuzuri.runtime import build_publisher, make_clients
 
     if not content.is_dir():
         print(f"tsuzuri dev: content folder {content} does not exist", file=sys.stderr)
         return 2
     aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     aws.start()
-    endpoint = "http://127.0.0.1:{}".format(aws.get_host_and_port()[1])
+    endpoint = f"http://127.0.0.1:{aws.get_host_and_port()[1]}"
     clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
     settings = provision(clients, prefix="tsuzuri-dev")
     print(f"aws endpoint: {endpoint}", flush=True)
@@ -92,6 +92,11 @@ def _publish_all(publisher: Publisher, keys: list[str]) -> None:
                 where = f":{outcome.line}" if outcome.line else ""
                 print(f"{outcome.key}{where}: {outcome.message}", flush=True)
             else:
-                print(f"{outcome.key} -> {outcome.url} {outcome.status} {outcome.ms:.0f} ms", flush=True)
+                print(
+                    f"{outcome.key} -> {outcome.url} {outcome.status} {outcome.ms:.0f} ms",
+                    flush=True,
+                )
         done = min(start + BATCH, total)
-        print(f"[{done}/{total}] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"[{done}/{total}] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True
+        )

@@ -10,7 +10,9 @@ from datetime import datetime
 
 from tsuzuri.errors import PermalinkError
 
-_PLACEHOLDER = re.compile(r":(year|short_year|month|i_month|day|i_day|y_day|hour|minute|second|title|slug|categories)")
+_PLACEHOLDER = re.compile(
+    r":(year|short_year|month|i_month|day|i_day|y_day|hour|minute|second|title|slug|categories)"
+)
 
 
 def expand_permalink(

@@ -190,7 +190,9 @@ def _terms(
     elif isinstance(value, int | float) and not isinstance(value, bool):
         names = [str(value)]
     else:
-        raise fields.fail(key, f"must be a list or a space-separated string, not {_type_name(value)}")
+        raise fields.fail(
+            key, f"must be a list or a space-separated string, not {_type_name(value)}"
+        )
     terms: dict[str, Term] = {}
     for name in names:
         if not name:
@@ -200,7 +202,9 @@ def _terms(
         try:
             slug = slugs.get(name) or slugify(name)
         except ValueError:
-            raise fields.fail(key, f"{name!r} has no letters or digits to make a URL from") from None
+            raise fields.fail(
+                key, f"{name!r} has no letters or digits to make a URL from"
+            ) from None
         terms.setdefault(slug, Term(kind=kind, name=name, slug=slug))
     return tuple(terms.values())
 
@@ -257,4 +261,6 @@ def _json_default(value: object) -> str:
 
 
 def _type_name(value: object) -> str:
-    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )

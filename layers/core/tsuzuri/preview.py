@@ -65,10 +65,10 @@ class PreviewServer:
         s3, bucket = self._s3, self._bucket
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self._serve(send_body=True)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._serve(send_body=False)
 
             def _serve(self, *, send_body: bool) -> None:
@@ -101,7 +101,7 @@ class PreviewServer:
                 if send_body:
                     self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # the dev loop prints its own lines
 
         return Handler

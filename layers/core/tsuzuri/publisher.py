@@ -50,7 +50,15 @@ from tsuzuri.theme import Theme
 
 ALL = "all"
 Status = Literal[
-    "published", "unchanged", "unpublished", "hidden", "rejected", "stale", "asset", "config", "failed"
+    "published",
+    "unchanged",
+    "unpublished",
+    "hidden",
+    "rejected",
+    "stale",
+    "asset",
+    "config",
+    "failed",
 ]
 RENDER_ATTEMPTS = 5
 
@@ -195,7 +203,7 @@ class Publisher:
             )  # fmt: skip
         except (TransientError, TsuzuriError, OSError) as exc:
             outcome = Outcome(change.key, "failed", message=str(exc), code="transient")
-        except Exception as exc:  # noqa: BLE001 - a botocore error must not sink the batch
+        except Exception as exc:
             outcome = Outcome(change.key, "failed", message=f"{type(exc).__name__}: {exc}")
         outcome.ms = (time.perf_counter() - started) * 1000
         return outcome, plan
@@ -203,7 +211,7 @@ class Publisher:
     def _report(self, outcome: Outcome) -> None:
         try:
             self.source.put_report(outcome.key, outcome.report(self.clock()))
-        except Exception:  # noqa: BLE001 - a report must never undo a publish
+        except Exception:
             outcome.message = outcome.message or "report could not be written"
 
     # -- phase 1: index -----------------------------------------------------------
@@ -236,7 +244,9 @@ class Publisher:
         if obj is None:
             if previous is not None:
                 self._retract(previous.post, plan)
-            self.store.put_source(source.key, url=None, state="unpublished", sequencer=change.sequencer)
+            self.store.put_source(
+                source.key, url=None, state="unpublished", sequencer=change.sequencer
+            )
             url = previous.post.url if previous else None
             return Outcome(change.key, "unpublished", url=url)
 
@@ -246,7 +256,9 @@ class Publisher:
             if previous is not None:
                 self._retract(previous.post, plan)
             self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
-            why = "published: false" if not post.published else "dated in the future (future: false)"
+            why = (
+                "published: false" if not post.published else "dated in the future (future: false)"
+            )
             return Outcome(change.key, "hidden", url=post.url, message=f"not public: {why}")
 
         self._check_redirects(post)
@@ -261,10 +273,12 @@ class Publisher:
         new_lists = {ALL: self.site.title} | {t.list_id: t.name for t in post.terms}
         changed = old is None or _listing_changed(old, post)
         for list_id, name in old_lists.items():
-            if list_id not in new_lists or old is None or old.sort_key != post.sort_key:
-                if old is not None and self.store.remove_member(list_id, old.sort_key):
+            moved = list_id not in new_lists or (old is not None and old.sort_key != post.sort_key)
+            if old is not None and moved:
+                # Touched even when already removed: a retry after a crash must still render.
+                if self.store.remove_member(list_id, old.sort_key):
                     plan.removed[list_id] += 1
-                    plan.touch(list_id, name, old.sort_key)
+                plan.touch(list_id, name, old.sort_key)
         summary = post.summary()
         for list_id, name in new_lists.items():
             membership = self.store.add_member(list_id, name, summary)
@@ -281,7 +295,9 @@ class Publisher:
         plan.anchors[ALL].add(post.sort_key)
         for path in post.redirect_from:
             plan.extra_files.append(page_file(page_key(path), self.theme.render_redirect(post.url)))
-        self.store.put_source(source.key, url=post.url, state="published", sequencer=change.sequencer)
+        self.store.put_source(
+            source.key, url=post.url, state="published", sequencer=change.sequencer
+        )
         status: Status = "published" if changed or plan.lists else "unchanged"
         return Outcome(change.key, status, url=post.url)
 
@@ -298,7 +314,10 @@ class Publisher:
 
     def _retract(self, post: Post, plan: _Plan) -> None:
         """Take a published post off the site: page, redirects and list memberships."""
-        for term_id, name in {ALL: self.site.title, **{t.list_id: t.name for t in post.terms}}.items():
+        for term_id, name in {
+            ALL: self.site.title,
+            **{t.list_id: t.name for t in post.terms},
+        }.items():
             if self.store.remove_member(term_id, post.sort_key):
                 plan.removed[term_id] += 1
             plan.touch(term_id, name, post.sort_key)
@@ -317,7 +336,12 @@ class Publisher:
 
     # -- phase 2: pages -------------------------------------------------------------
     def _render(self, plan: _Plan, result: BatchResult) -> None:
-        if not plan.lists and not plan.delete_keys and not plan.assets_changed and not plan.fresh_posts:
+        if (
+            not plan.lists
+            and not plan.delete_keys
+            and not plan.assets_changed
+            and not plan.fresh_posts
+        ):
             return
         watched = set(plan.lists) | {ALL}
         written: set[str] = set(plan.assets_changed)
@@ -382,7 +406,10 @@ class Publisher:
         per_page = self.site.paginate
         count = len(members)
         old_count = count - plan.added.get(list_id, 0) + plan.removed.get(list_id, 0)
-        new_buckets, old_buckets = _bucket_count(count, per_page), _bucket_count(old_count, per_page)
+        new_buckets, old_buckets = (
+            _bucket_count(count, per_page),
+            _bucket_count(old_count, per_page),
+        )
         obsolete: set[str] = set()
         if count == 0 and list_id != ALL:
             obsolete.add(page_key(base))
@@ -404,7 +431,8 @@ class Publisher:
                 page_key(base),
                 self.theme.render_list(
                     title=title, url=base, posts=members[:per_page], term=term,
-                    older_url=older_from_front, description=self.site.description if term is None else None,
+                    older_url=older_from_front,
+                    description=self.site.description if term is None else None,
                 ),
             )
         ]  # fmt: skip
@@ -415,7 +443,8 @@ class Publisher:
                 page_file(
                     page_key(bucket_url(number)),
                     self.theme.render_list(
-                        title=f"{title} ({number})", url=bucket_url(number), posts=chunk[::-1], term=term,
+                        title=f"{title} ({number})", url=bucket_url(number), posts=chunk[::-1],
+                        term=term,
                         newer_url=bucket_url(number + 1) if number < new_buckets else base,
                         older_url=bucket_url(number - 1) if number > 1 else None,
                     ),
@@ -423,7 +452,9 @@ class Publisher:
             )  # fmt: skip
         obsolete |= {page_key(bucket_url(b)) for b in range(new_buckets + 1, old_buckets + 1)}
         if term is not None and term.kind == "tag":
-            pages.append(page_file(f"{base.lstrip('/')}index.json", _term_json(term, members), FEED_CACHE))
+            pages.append(
+                page_file(f"{base.lstrip('/')}index.json", _term_json(term, members), FEED_CACHE)
+            )
         return pages, obsolete
 
     def _post_pages(self, timeline: Sequence[PostSummary], plan: _Plan) -> list[SiteFile]:
@@ -447,7 +478,9 @@ class Publisher:
             post = plan.fresh_posts.get(url, stored.post)
             previous = ascending[index - 1] if index > 0 else None
             following = ascending[index + 1] if index + 1 < len(ascending) else None
-            html = self.theme.render_post(post, previous=previous, next=following, related=stored.related)
+            html = self.theme.render_post(
+                post, previous=previous, next=following, related=stored.related
+            )
             files.append(page_file(page_key(url), html))
         return files
 
@@ -470,19 +503,30 @@ class Publisher:
             entries = [(m.url, m.lastmod or m.date) for m in by_year[year] if m.in_sitemap]
             files.append(page_file(key, self.theme.render_sitemap(entries), FEED_CACHE))
         lists = self.store.list_infos()
-        list_entries: list[tuple[str, datetime | None]] = [("/", timeline[0].date if timeline else None)]
+        list_entries: list[tuple[str, datetime | None]] = [
+            ("/", timeline[0].date if timeline else None)
+        ]
         for info in lists:
             if info.count > 0 and info.list_id != ALL:
                 kind, _, slug = info.list_id.partition("/")
-                list_entries.append(((f"/tags/{slug}/" if kind == "tag" else f"/category/{slug}/"), None))
-        files.append(page_file("sitemaps/lists.xml", self.theme.render_sitemap(list_entries), FEED_CACHE))
+                list_entries.append(
+                    ((f"/tags/{slug}/" if kind == "tag" else f"/category/{slug}/"), None)
+                )
+        files.append(
+            page_file("sitemaps/lists.xml", self.theme.render_sitemap(list_entries), FEED_CACHE)
+        )
         index = [("/sitemaps/lists.xml", None)] + [
             (f"/sitemaps/posts-{year}.xml", max((m.lastmod or m.date) for m in members))
             for year, members in sorted(by_year.items())
         ]
         files.append(page_file("sitemap.xml", self.theme.render_sitemap_index(index), FEED_CACHE))
         tags = [
-            {"name": i.name, "slug": i.list_id[4:], "url": f"/tags/{i.list_id[4:]}/", "count": i.count}
+            {
+                "name": i.name,
+                "slug": i.list_id[4:],
+                "url": f"/tags/{i.list_id[4:]}/",
+                "count": i.count,
+            }
             for i in lists
             if i.list_id.startswith("tag/") and i.count > 0
         ]
@@ -494,7 +538,10 @@ class Publisher:
             if i.list_id.startswith("tag/") and i.count > 0
         ]
         files.append(
-            page_file("tags/index.html", self.theme.render_term_index(title="タグ一覧", url="/tags/", terms=tag_terms))
+            page_file(
+                "tags/index.html",
+                self.theme.render_term_index(title="タグ一覧", url="/tags/", terms=tag_terms),
+            )
         )
         return files, obsolete
 
@@ -550,7 +597,9 @@ def _latest_per_key(changes: Iterable[Change]) -> list[Change]:
     for change in changes:
         current = latest.get(change.key)
         if current is None or (
-            change.sequencer and current.sequencer and sequencer_newer(change.sequencer, current.sequencer)
+            change.sequencer
+            and current.sequencer
+            and sequencer_newer(change.sequencer, current.sequencer)
         ):
             latest[change.key] = change
     return list(latest.values())

@@ -28,8 +28,8 @@ class Clients:
 
 def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> Clients:
     """boto3 clients with standard retries. ``endpoint_url`` points them at moto."""
-    import boto3  # noqa: PLC0415 - deferred: tests and the CLI inject their own
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
     config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
     session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION"))

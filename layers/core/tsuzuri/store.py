@@ -313,9 +313,7 @@ class PostStore:
         if prefix:
             condition += " AND begins_with(sk, :prefix)"
             values[":prefix"] = {"S": prefix}
-        return [
-            _list_info(item) for item in self._query_raw(condition, values, forward=True)
-        ]
+        return [_list_info(item) for item in self._query_raw(condition, values, forward=True)]
 
     def list_versions(self, list_ids: Iterable[str]) -> dict[str, int]:
         ids = sorted(set(list_ids))
@@ -447,7 +445,9 @@ def _post_fields(post: Post) -> dict[str, Any]:
         "redirect_from": list(post.redirect_from),
         "public": post.published,
         "layout": post.layout,
-        "headings": json.dumps([[h.level, h.id, h.text] for h in post.headings], ensure_ascii=False),
+        "headings": json.dumps(
+            [[h.level, h.id, h.text] for h in post.headings], ensure_ascii=False
+        ),
         "extra": json.dumps(dict(post.extra), ensure_ascii=False),
     }
 
