@@ -90,3 +90,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             publisher.cache_clear()  # the next batch reads the new _config.yml
     metrics.add_metric("InvalidationPaths", MetricUnit.Count, len(result.invalidated))
     return {"batchItemFailures": [{"itemIdentifier": token} for token in result.failed_tokens]}
+
+
+# Instantiating Tracer patches botocore for X-Ray and costs ~300 ms of cold start,
+# so it exists only when the stack turns tracing on. It needs aws-xray-sdk, which is
+# kept out of the core layer because it would drag botocore in; see README (tracing).
+if os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() == "false":  # pragma: no cover
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer(service="tsuzuri-render")
+    lambda_handler = tracer.capture_lambda_handler(lambda_handler)

@@ -224,3 +224,20 @@ def test_assets_are_copied_with_their_content_type(site: Site) -> None:
     assert obj["ContentType"].startswith("image/svg+xml")
     site.unpublish("assets/images/dot.svg")
     assert site.object("assets/images/dot.svg") is None
+
+
+def test_keys_outside_the_allowed_folders_are_reported_not_published(site: Site) -> None:
+    result = site.publish("drafts/2026-01-01-x.md", post_text("場所違い"))
+    assert [o.code for o in result.outcomes] == ["bad-key"]
+    assert site.report("drafts/2026-01-01-x.md")["status"] == "rejected"
+    assert site.keys() == set()
+
+
+def test_a_traversal_key_cannot_choose_where_its_report_lands(site: Site) -> None:
+    from tsuzuri.buckets import report_key
+
+    result = site.publish("posts/../2026-01-01-x.md", post_text("脱出"))
+    assert [o.code for o in result.outcomes] == ["bad-key"]
+    assert report_key("posts/../2026-01-01-x.md").startswith("reports/invalid-keys/")
+    listing = site.clients.s3.list_objects_v2(Bucket=site.settings.source_bucket, Prefix="reports/")
+    assert [o["Key"] for o in listing["Contents"]] == [report_key("posts/../2026-01-01-x.md")]

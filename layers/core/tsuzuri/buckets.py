@@ -90,6 +90,10 @@ class SourceBucket:
             etag=str(response.get("ETag", "")).strip('"'),
         )
 
+    def list_names(self, prefix: str) -> set[str]:
+        response = _call(self._s3.list_objects_v2, Bucket=self.name, Prefix=prefix, MaxKeys=50)
+        return {str(o["Key"]) for o in response.get("Contents", [])}
+
     def exists(self, key: str) -> bool:
         try:
             _call(self._s3.head_object, Bucket=self.name, Key=key)
@@ -100,7 +104,7 @@ class SourceBucket:
         return True
 
     def put_report(self, source_key: str, report: Mapping[str, Any]) -> str:
-        key = f"reports/{source_key}.json"
+        key = report_key(source_key)
         _call(
             self._s3.put_object,
             Bucket=self.name,
@@ -199,6 +203,20 @@ class SiteBucket:
             ContentType=file.content_type,
             CacheControl=file.cache_control,
         )
+
+
+def report_key(source_key: str) -> str:
+    """Where an editor finds the outcome of ``source_key``: ``reports/<key>.json``.
+
+    A key that is not a clean relative path (``posts/../x.md``) is reported under a
+    digest instead, so a hostile name cannot choose where its report lands.
+    """
+    parts = source_key.split("/")
+    clean = source_key and not source_key.startswith("/") and "" not in parts
+    if clean and not any(p in (".", "..") for p in parts) and source_key.isprintable():
+        return f"reports/{source_key}.json"
+    digest = hashlib.sha256(source_key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return f"reports/invalid-keys/{digest}.json"
 
 
 def safe_site_key(key: str) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tsuzuri.buckets import (
     ASSET_CACHE,
@@ -46,7 +46,9 @@ from tsuzuri.keys import SourceKey, classify_key
 from tsuzuri.model import Post, PostSummary, Term, page_key
 from tsuzuri.post import parse_post
 from tsuzuri.store import PostStore, StoredPost, sequencer_newer
-from tsuzuri.theme import Theme
+
+if TYPE_CHECKING:
+    from tsuzuri.theme import Theme
 
 ALL = "all"
 Status = Literal[
@@ -158,9 +160,22 @@ class Publisher:
         self.source = source
         self.output = output
         self.invalidator = invalidator
-        self.theme = theme or Theme(site)
+        self._theme = theme
         self.clock = clock
         self.workers = workers
+
+    @property
+    def theme(self) -> Theme:
+        # Built on first use: Jinja2's import stays out of the cold start.
+        if self._theme is None:
+            from tsuzuri.theme import Theme  # noqa: PLC0415
+
+            self._theme = Theme(self.site)
+        return self._theme
+
+    @theme.setter
+    def theme(self, value: Theme) -> None:
+        self._theme = value
 
     # -- phase 0: the batch -----------------------------------------------------
     def process(self, changes: Sequence[Change]) -> BatchResult:

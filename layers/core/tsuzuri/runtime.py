@@ -43,8 +43,9 @@ def make_clients(*, endpoint_url: str | None = None, region: str | None = None) 
 def load_site_config(source: SourceBucket, environ: Mapping[str, str]) -> SiteConfig:
     """The blog's ``_config.yml`` from the source bucket, then ``TSUZURI_SITE_*`` overrides."""
     site = SiteConfig()
+    present = source.list_names("_config.")
     for name in CONFIG_KEYS:
-        obj = source.get(name)
+        obj = source.get(name) if name in present else None
         if obj is not None:
             site = SiteConfig.from_bytes(obj.body, name=name)
             break

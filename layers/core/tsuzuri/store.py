@@ -28,14 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from tsuzuri.dynamo_types import deserialize, serialize
 from tsuzuri.errors import TransientError, UrlCollision
 from tsuzuri.model import Heading, Post, PostSummary, Term
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -70,11 +68,11 @@ class StoredPost:
 
 
 def _dump(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+    return {k: serialize(v) for k, v in item.items() if v is not None}
 
 
 def _load(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return {k: deserialize(v) for k, v in item.items()}
 
 
 def sequencer_newer(candidate: str, current: str) -> bool:
@@ -143,7 +141,7 @@ class PostStore:
         key = {"pk": {"S": f"POST#{post.url}"}, "sk": {"S": "POST"}}
         fields = _post_fields(post)
         names = {f"#{name}": name for name in fields}
-        values = {f":{name}": _serializer.serialize(v) for name, v in fields.items()}
+        values = {f":{name}": serialize(v) for name, v in fields.items()}
         values[":key"] = {"S": post.source_key}
         values[":one"] = {"N": "1"}
         values[":zero"] = {"N": "0"}
@@ -173,7 +171,7 @@ class PostStore:
         self._call(
             "put_item",
             TableName=self._table,
-            Item=_dump({"pk": f"POST#{post.url}", "sk": "BODY", "html": Binary(body)}),
+            Item=_dump({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}),
         )
 
     def delete_post(self, url: str, source_key: str) -> None:

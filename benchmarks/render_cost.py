@@ -1,0 +1,73 @@
+"""Render CPU per post, split into front matter, Markdown and template.
+
+    .venv/bin/python benchmarks/render_cost.py [examples/posts] [--repeat 5]
+
+Runs in-process with no AWS: it measures the core's own cost per post.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from tsuzuri.config import SiteConfig
+from tsuzuri.frontmatter import decode_source, split_front_matter
+from tsuzuri.keys import classify_key
+from tsuzuri.markdown import render_markdown
+from tsuzuri.post import parse_post
+from tsuzuri.theme import Theme
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", nargs="?", default="examples/posts", type=Path)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    config_path = args.folder.parent / "_config.yml"
+    site = SiteConfig.from_bytes(config_path.read_bytes()) if config_path.exists() else SiteConfig()
+    theme = Theme(site)
+    files = sorted(p for p in args.folder.glob("*") if p.suffix in (".md", ".markdown"))
+    front_ms, markdown_ms, template_ms, total_ms, raw_ms = [], [], [], [], []
+    from markdown_it import MarkdownIt
+
+    raw_parser = MarkdownIt("commonmark").enable("table")
+    # Warm caches (parser construction, template compilation) so the figures are per post.
+    warm = parse_post(classify_key(f"posts/{files[0].name}"), files[0].read_bytes(), site)
+    theme.render_post(warm, previous=None, next=None, related=())
+    for _ in range(args.repeat):
+        for path in files:
+            raw = path.read_bytes()
+            source = classify_key(f"posts/{path.name}")
+            t0 = time.perf_counter()
+            front = split_front_matter(decode_source(raw))
+            t1 = time.perf_counter()
+            render_markdown(front.body)
+            t2 = time.perf_counter()
+            post = parse_post(source, raw, site)
+            t3 = time.perf_counter()
+            theme.render_post(post, previous=None, next=None, related=())
+            t4 = time.perf_counter()
+            raw_parser.render(front.body)
+            t5 = time.perf_counter()
+            front_ms.append((t1 - t0) * 1000)
+            markdown_ms.append((t2 - t1) * 1000)
+            template_ms.append((t4 - t3) * 1000)
+            total_ms.append((t4 - t3 + t2 - t0) * 1000)
+            raw_ms.append((t5 - t4) * 1000)
+    sizes = sorted(p.stat().st_size for p in files)
+    print(f"posts: {len(files)}, median size {statistics.median(sizes) / 1024:.1f} KB, repeat {args.repeat}")
+    for name, values in [
+        ("front matter", front_ms),
+        ("markdown (tsuzuri: plugins + sanitizer)", markdown_ms),
+        ("template", template_ms),
+        ("total per post", total_ms),
+        ("raw markdown-it-py parse, for comparison", raw_ms),
+    ]:
+        q = statistics.quantiles(values, n=10)
+        print(f"{name:42s} median {statistics.median(values):6.2f} ms   p10 {q[0]:6.2f}   p90 {q[-1]:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
