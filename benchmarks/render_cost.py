@@ -57,7 +57,10 @@ def main() -> None:
             total_ms.append((t4 - t3 + t2 - t0) * 1000)
             raw_ms.append((t5 - t4) * 1000)
     sizes = sorted(p.stat().st_size for p in files)
-    print(f"posts: {len(files)}, median size {statistics.median(sizes) / 1024:.1f} KB, repeat {args.repeat}")
+    print(
+        f"posts: {len(files)}, median size {statistics.median(sizes) / 1024:.1f} KB,"
+        f" repeat {args.repeat}"
+    )
     for name, values in [
         ("front matter", front_ms),
         ("markdown (tsuzuri: plugins + sanitizer)", markdown_ms),
@@ -66,7 +69,10 @@ def main() -> None:
         ("raw markdown-it-py parse, for comparison", raw_ms),
     ]:
         q = statistics.quantiles(values, n=10)
-        print(f"{name:42s} median {statistics.median(values):6.2f} ms   p10 {q[0]:6.2f}   p90 {q[-1]:6.2f}")
+        print(
+            f"{name:42s} median {statistics.median(values):6.2f} ms"
+            f"   p10 {q[0]:6.2f}   p90 {q[-1]:6.2f}"
+        )
 
 
 if __name__ == "__main__":

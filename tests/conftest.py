@@ -63,7 +63,7 @@ def stack(clients: Clients) -> RuntimeSettings:
     """A fresh, uniquely named stack per test on the shared server."""
     from tsuzuri.provision import provision
 
-    return provision(clients, prefix=f"t{uuid.uuid4().hex[:12]}")
+    return provision(clients, prefix=f"t{uuid.uuid4().hex[:12]}").settings
 
 
 class Clock:

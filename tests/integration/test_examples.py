@@ -23,7 +23,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def published(moto_endpoint: str) -> Site:
     """The corpus is published once for the module: it is the slow part."""
     clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
-    stack = provision(clients, prefix=f"ex{uuid.uuid4().hex[:10]}")
+    stack = provision(clients, prefix=f"ex{uuid.uuid4().hex[:10]}").settings
     config = SiteConfig.from_bytes((EXAMPLES / "_config.yml").read_bytes())
     site = Site(clients, stack, build_publisher(stack, clients, site=config, environ={}))
     changes = []

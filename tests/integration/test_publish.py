@@ -241,3 +241,20 @@ def test_a_traversal_key_cannot_choose_where_its_report_lands(site: Site) -> Non
     assert report_key("posts/../2026-01-01-x.md").startswith("reports/invalid-keys/")
     listing = site.clients.s3.list_objects_v2(Bucket=site.settings.source_bucket, Prefix="reports/")
     assert [o["Key"] for o in listing["Contents"]] == [report_key("posts/../2026-01-01-x.md")]
+
+
+def test_related_lists_are_shown_after_a_refresh(site: Site) -> None:
+    site.publish(KEY, post_text("元記事", tags="[AWS]"))
+    site.publish("posts/2026-01-05-other.md", post_text("関連する記事", date="2026-01-05 09:00:00 +0900"))
+    before = site.page(URL) or ""
+    assert 'class="related-posts"' in before and "関連する記事" not in before.split("related-posts")[1]
+
+    other = site.publisher.store.get_post("/2026/01/05/other/")
+    assert other is not None
+    assert site.publisher.store.put_related(URL, [other.post.summary()])
+    assert not site.publisher.store.put_related(URL, [other.post.summary()]), "same list: no write"
+    result = site.publisher.refresh_posts([URL])
+
+    assert result.written == ["2026/02/12/hello-tsuzuri/index.html"]
+    after = site.page(URL) or ""
+    assert "関連する記事" in after.split('class="related-posts"')[1]

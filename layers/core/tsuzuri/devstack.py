@@ -1,20 +1,36 @@
-"""``tsuzuri dev``: the whole product on an embedded AWS (moto's server), served locally."""
+"""``tsuzuri dev``: the whole product on an embedded AWS (moto's server), served locally.
+
+Real protocols all the way: files go into the source bucket over HTTP, moto sends the
+bucket's notifications to the render queue exactly as configured in ``template.yaml``,
+and :class:`EventPump` plays Lambda's SQS event source mapping, calling the same
+handler as production with the same event shape, batch size, batching window,
+partial batch failures, retries and dead-letter queue.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote
 
+from tsuzuri.buckets import report_key
 from tsuzuri.keys import POST_EXTENSIONS
-from tsuzuri.preview import PreviewServer
-from tsuzuri.publisher import Change, Publisher
 
-BATCH = 10
+REPO = Path(__file__).resolve().parents[3]
+RENDER_HANDLER = REPO / "functions" / "render" / "app.py"
+POLL_SECONDS = 0.5
 
 
 def content_files(content: Path) -> Iterator[tuple[Path, str]]:
@@ -26,77 +42,392 @@ def content_files(content: Path) -> Iterator[tuple[Path, str]]:
         root = content / folder
         if root.is_dir():
             for path in sorted(root.rglob("*")):
-                if path.is_file() and path.suffix in POST_EXTENSIONS:
+                if (
+                    path.is_file()
+                    and path.suffix in POST_EXTENSIONS
+                    and not path.name.startswith(".")
+                ):
                     yield path, f"posts/{path.name}"
     assets = content / "assets"
     if assets.is_dir():
         for path in sorted(assets.rglob("*")):
-            if path.is_file():
+            if path.is_file() and not path.name.startswith("."):
                 yield path, "assets/" + path.relative_to(assets).as_posix()
 
 
+def load_handler(path: Path = RENDER_HANDLER) -> ModuleType:
+    """Import a Lambda handler module from its file, as the runtime does."""
+    spec = importlib.util.spec_from_file_location(f"tsuzuri_handler_{path.parent.name}", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise FileNotFoundError(f"handler not found: {path} (run tsuzuri dev from a checkout)")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LambdaContext:
+    """The attributes Powertools reads from Lambda's context object."""
+
+    def __init__(self, name: str, timeout_s: int = 60):
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:ap-northeast-1:123456789012:function:{name}"
+        self.memory_limit_in_mb = 1024
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class EventPump:
+    """Lambda's SQS event source mapping, as far as tsuzuri relies on it.
+
+    Receives up to ``batch_size`` messages, waiting up to ``window_s`` to fill a batch,
+    invokes the handler with an ``aws:sqs`` event, deletes the messages it did not
+    report in ``batchItemFailures``, and leaves the rest to come back after the
+    visibility timeout; the queue's redrive policy moves them to the dead-letter
+    queue after ``maxReceiveCount`` receives, as in AWS.
+    """
+
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    batch_size: int = 10
+    window_s: float = 2.0
+    on_batch: Callable[[list[dict[str, Any]], set[str], float], None] = lambda *_: None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                messages = self._receive()
+                if messages:
+                    self.invoke(messages)
+            except Exception as exc:
+                if not self.stop_event.is_set():
+                    print(f"event pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                    time.sleep(1)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window_s
+        while len(messages) < self.batch_size and not self.stop_event.is_set():
+            wait = 1 if not messages else max(0, min(1, int(deadline - time.monotonic())))
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size - len(messages),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+            )
+            batch = response.get("Messages", [])
+            messages += batch
+            if not messages or not batch or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def invoke(self, messages: list[dict[str, Any]]) -> set[str]:
+        event = {"Records": [self._record(m) for m in messages]}
+        started = time.perf_counter()
+        try:
+            response = self.handler(event, LambdaContext("tsuzuri-render"))
+            failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+        except Exception as exc:
+            print(
+                f"render function raised {type(exc).__name__}: {exc}", file=sys.stderr, flush=True
+            )
+            failed = {m["MessageId"] for m in messages}
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+        self.on_batch(event["Records"], failed, elapsed_ms)
+        return failed
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {
+                "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                "SentTimestamp": attributes.get("SentTimestamp", "0"),
+                "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+                "ApproximateFirstReceiveTimestamp": attributes.get(
+                    "ApproximateFirstReceiveTimestamp", "0"
+                ),
+            },
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": "ap-northeast-1",
+        }
+
+
+class DeleteMarkerNotifier:
+    """Fills a gap in moto: a delete in a versioned bucket creates a delete marker but
+    no ``ObjectRemoved:DeleteMarkerCreated`` notification. AWS sends one; this sends
+    the same event shape to the queue when a new delete marker appears."""
+
+    def __init__(self, s3: Any, sqs: Any, bucket: str, queue_url: str, prefixes: tuple[str, ...]):
+        self._s3, self._sqs = s3, sqs
+        self._bucket, self._queue_url, self._prefixes = bucket, queue_url, prefixes
+        self._seen: set[str] = set()
+        self._seen.update(self._markers())
+
+    def poll(self) -> None:
+        for marker in self._markers() - self._seen:
+            self._seen.add(marker)
+            key = marker.split("\0", 1)[0]
+            self._sqs.send_message(
+                QueueUrl=self._queue_url, MessageBody=json.dumps(s3_event(self._bucket, key))
+            )
+
+    def _markers(self) -> set[str]:
+        found: set[str] = set()
+        for prefix in self._prefixes:
+            paginator = self._s3.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for marker in page.get("DeleteMarkers", []):
+                    if marker.get("IsLatest"):
+                        found.add(f"{marker['Key']}\0{marker['VersionId']}")
+        return found
+
+
+def s3_event(bucket: str, key: str) -> dict[str, Any]:
+    """The notification AWS sends for a delete marker (keys URL-encoded like S3's)."""
+    now = time.time()
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "ap-northeast-1",
+                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
+                "eventName": "ObjectRemoved:DeleteMarkerCreated",
+                "userIdentity": {"principalId": "AWS:LOCAL"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper()},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "tsuzuri-local",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote(key, safe="/").replace("%20", "+")},
+                },
+            }
+        ]
+    }
+
+
+class FolderMirror:
+    """Keeps the source bucket equal to a content folder.
+
+    Polls file stat snapshots instead of using inotify: editors' atomic saves
+    (write temp, rename) and network or container mounts all look the same to a
+    snapshot diff, and 2,500 files stat in a few milliseconds.
+    """
+
+    def __init__(self, content: Path, s3: Any, bucket: str):
+        self._content, self._s3, self._bucket = content, s3, bucket
+        self._snapshot: dict[str, tuple[Path, int, int]] = {}
+
+    def scan(self) -> dict[str, tuple[Path, int, int]]:
+        result = {}
+        for path, key in content_files(self._content):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            result[key] = (path, stat.st_mtime_ns, stat.st_size)
+        return result
+
+    def sync(self) -> tuple[list[str], list[str]]:
+        """Upload what changed and delete what went; returns (uploaded, deleted) keys."""
+        current = self.scan()
+        uploaded = [
+            k for k, v in current.items() if self._snapshot.get(k, (None, -1, -1))[1:] != v[1:]
+        ]
+        deleted = [k for k in self._snapshot if k not in current]
+        for key in uploaded:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=current[key][0].read_bytes())
+        for key in deleted:
+            self._s3.delete_object(Bucket=self._bucket, Key=key)
+        self._snapshot = current
+        return uploaded, deleted
+
+
+class Console:
+    """One line per processed file: key -> URL and ms, or the editor's report."""
+
+    def __init__(self, s3: Any, source_bucket: str, site_url: str):
+        self._s3, self._bucket, self._site = s3, source_bucket, site_url.rstrip("/")
+        self.pending: set[str] = set()
+        self.total = 0
+        self.started = time.perf_counter()
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._last_progress = 0.0
+
+    def expect(self, keys: list[str]) -> None:
+        with self._lock:
+            self.pending |= set(keys)
+            self.total += len(keys)
+
+    def batch(self, records: list[dict[str, Any]], failed: set[str], ms: float) -> None:
+        from urllib.parse import unquote_plus
+
+        for record in records:
+            body = json.loads(record["body"])
+            for s3_record in body.get("Records", []):
+                key = unquote_plus(s3_record["s3"]["object"]["key"])
+                if record["messageId"] in failed:
+                    print(f"{key}: failed, will retry ({ms:.0f} ms)", flush=True)
+                    continue
+                print(self._line(key, ms), flush=True)
+                with self._lock:
+                    self.pending.discard(key)
+        self._progress()
+
+    def _line(self, key: str, ms: float) -> str:
+        if key.startswith("assets/"):
+            return f"{key} -> {self._site}/{key} ({ms:.0f} ms)"
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=report_key(key))["Body"].read()
+            report = json.loads(body)
+        except Exception:
+            return f"{key}: processed ({ms:.0f} ms)"
+        status = report.get("status")
+        if status == "rejected":
+            line = f":{report['line']}" if report.get("line") else ""
+            hint = f" ({report['hint']})" if report.get("hint") else ""
+            return f"{key}{line}: {report.get('problem')}{hint}"
+        url = report.get("url") or ""
+        detail = f" [{status}]" if status != "published" else ""
+        note = f" {report['problem']}" if report.get("problem") else ""
+        return f"{key} -> {self._site}{quote(url)}{detail}{note} ({ms:.0f} ms)"
+
+    def _progress(self) -> None:
+        with self._lock:
+            remaining, total = len(self.pending), self.total
+        if self.ready.is_set():
+            return
+        now = time.perf_counter()
+        if remaining == 0:
+            print(f"ready: {total} files published in {now - self.started:.1f} s", flush=True)
+            self.ready.set()
+        elif now - self._last_progress > 5:
+            self._last_progress = now
+            done = total - remaining
+            print(f"[{done}/{total}] {now - self.started:.0f} s", file=sys.stderr, flush=True)
+
+
 def run_dev(*, content: Path, port: int, aws_port: int) -> int:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "tsuzuri-local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "tsuzuri-local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "ap-northeast-1")
-    os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "tsuzuri-local",
+        "AWS_SECRET_ACCESS_KEY": "tsuzuri-local",
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+        "AWS_REGION": "ap-northeast-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        os.environ.setdefault(name, value)
+    import botocore.session
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per event is ours to print
-
+    from tsuzuri.preview import PreviewServer
     from tsuzuri.provision import provision
-    from tsuzuri.runtime import build_publisher, make_clients
+    from tsuzuri.runtime import make_clients
 
     if not content.is_dir():
         print(f"tsuzuri dev: content folder {content} does not exist", file=sys.stderr)
         return 2
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # our own line per event instead
     aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     aws.start()
-    endpoint = f"http://127.0.0.1:{aws.get_host_and_port()[1]}"
-    clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
-    settings = provision(clients, prefix="tsuzuri-dev")
-    print(f"aws endpoint: {endpoint}", flush=True)
-    print(f"source bucket: {settings.source_bucket}", flush=True)
-
-    files = list(content_files(content))
-    for path, key in files:
-        clients.s3.put_object(Bucket=settings.source_bucket, Key=key, Body=path.read_bytes())
-    preview = PreviewServer(clients.s3, settings.site_bucket, port=port)
-    site_url = preview.url
-    publisher = build_publisher(
-        settings, clients, environ={**os.environ, "TSUZURI_SITE_URL": site_url.rstrip("/")}
-    )
-    _publish_all(publisher, [key for _, key in files if not key.startswith("_config")])
-    preview.start()
-    print(f"site: {site_url}", flush=True)
     stop = threading.Event()
+    threads: list[threading.Thread] = []
+    preview = None
     try:
-        while not stop.wait(1.0):
-            pass
+        endpoint = f"http://127.0.0.1:{aws.get_host_and_port()[1]}"
+        clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
+        sqs = botocore.session.get_session().create_client(
+            "sqs", region_name="ap-northeast-1", endpoint_url=endpoint
+        )
+        stack = provision(clients, prefix="tsuzuri-dev", sqs=sqs)
+        settings = stack.settings
+        if stack.queue_url is None or stack.queue_arn is None:
+            raise RuntimeError("the render queue was not created")
+        preview = PreviewServer(clients.s3, settings.site_bucket, port=port)
+        print(f"aws endpoint: {endpoint}", flush=True)
+        print(f"source bucket: {settings.source_bucket}", flush=True)
+        print(f"site: {preview.url}", flush=True)
+
+        os.environ.update(
+            {
+                "SOURCE_BUCKET": settings.source_bucket,
+                "SITE_BUCKET": settings.site_bucket,
+                "TABLE_NAME": settings.table_name,
+                "DISTRIBUTION_ID": settings.distribution_id or "",
+                "TSUZURI_AWS_ENDPOINT_URL": endpoint,
+                "TSUZURI_SITE_URL": preview.url.rstrip("/"),
+                "POWERTOOLS_LOG_LEVEL": "ERROR",  # the console prints one line per file
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "TSUZURI_INDEX_WORKERS": "1",
+            }
+        )
+        handler = load_handler()
+        console = Console(clients.s3, settings.source_bucket, preview.url)
+        pump = EventPump(
+            sqs=sqs, queue_url=stack.queue_url, queue_arn=stack.queue_arn,
+            handler=handler.lambda_handler, batch_size=stack.plan.batch_size,
+            window_s=min(stack.plan.batching_window_s, 0.5), on_batch=console.batch,
+            stop_event=stop,
+        )  # fmt: skip
+        mirror = FolderMirror(content, clients.s3, settings.source_bucket)
+        initial = mirror.scan()
+        console.expect([k for k in initial if not k.startswith("_config")])
+        if not initial:
+            console.ready.set()
+            print("ready: the content folder is empty", flush=True)
+        mirror.sync()  # the config is uploaded before the first cold start reads it
+        # One invocation at a time: moto's DynamoDB backend is not safe for concurrent
+        # transactions (AWS runs up to MaximumConcurrency; the core is built for that).
+        thread = threading.Thread(target=pump.run, name="render-pump", daemon=True)
+        thread.start()
+        threads.append(thread)
+        preview.start()
+        notifier = DeleteMarkerNotifier(
+            clients.s3, sqs, settings.source_bucket, stack.queue_url, ("posts/", "assets/")
+        )
+        _install_sigterm(stop)
+        while not stop.wait(POLL_SECONDS):
+            mirror.sync()
+            notifier.poll()
     except KeyboardInterrupt:
-        print("stopping", file=sys.stderr)
+        pass
     finally:
-        preview.stop()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+        if preview is not None:
+            preview.stop()
         aws.stop()
+        print("stopped", file=sys.stderr, flush=True)
     return 0
 
 
-def _publish_all(publisher: Publisher, keys: list[str]) -> None:
-    total = len(keys)
-    started = time.perf_counter()
-    for start in range(0, total, BATCH):
-        batch = [Change(key=k, removed=False, token=k) for k in keys[start : start + BATCH]]
-        result = publisher.process(batch)
-        for outcome in result.outcomes:
-            if outcome.status == "rejected":
-                where = f":{outcome.line}" if outcome.line else ""
-                print(f"{outcome.key}{where}: {outcome.message}", flush=True)
-            else:
-                print(
-                    f"{outcome.key} -> {outcome.url} {outcome.status} {outcome.ms:.0f} ms",
-                    flush=True,
-                )
-        done = min(start + BATCH, total)
-        print(
-            f"[{done}/{total}] {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True
-        )
+def _install_sigterm(stop: threading.Event) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -122,6 +122,7 @@ class _Plan:
     extra_files: list[SiteFile] = field(default_factory=list)
     years: set[int] = field(default_factory=set)
     assets_changed: set[str] = field(default_factory=set)
+    refresh: set[str] = field(default_factory=set)  # post pages to re-render as they are
 
     def touch(self, list_id: str, name: str, sort_key: str) -> None:
         self.lists[list_id] = name
@@ -140,6 +141,7 @@ class _Plan:
         self.extra_files += other.extra_files
         self.years |= other.years
         self.assets_changed |= other.assets_changed
+        self.refresh |= other.refresh
 
 
 class Publisher:
@@ -168,7 +170,7 @@ class Publisher:
     def theme(self) -> Theme:
         # Built on first use: Jinja2's import stays out of the cold start.
         if self._theme is None:
-            from tsuzuri.theme import Theme  # noqa: PLC0415
+            from tsuzuri.theme import Theme
 
             self._theme = Theme(self.site)
         return self._theme
@@ -223,6 +225,16 @@ class Publisher:
         outcome.ms = (time.perf_counter() - started) * 1000
         return outcome, plan
 
+    def refresh_posts(self, urls: Iterable[str]) -> BatchResult:
+        """Re-render the pages of these posts (e.g. after their related lists changed),
+        writing only changed bytes and invalidating them in one request."""
+        plan = _Plan()
+        plan.refresh.update(urls)
+        result = BatchResult()
+        self._flush_outbox(result)
+        self._render(plan, result)
+        return result
+
     def _report(self, outcome: Outcome) -> None:
         try:
             self.source.put_report(outcome.key, outcome.report(self.clock()))
@@ -237,7 +249,7 @@ class Publisher:
         if source.kind == "config":
             return Outcome(
                 change.key, "config",
-                message="site config changed; run `tsuzuri rebuild` to re-render every page",
+                message="site config loaded for new renders; `tsuzuri rebuild` re-renders the rest",
             )  # fmt: skip
         record = self.store.get_source(source.key)
         if (
@@ -291,16 +303,18 @@ class Publisher:
             moved = list_id not in new_lists or (old is not None and old.sort_key != post.sort_key)
             if old is not None and moved:
                 # Touched even when already removed: a retry after a crash must still render.
-                if self.store.remove_member(list_id, old.sort_key):
+                if self.store.remove_member(list_id, name, old.sort_key):
                     plan.removed[list_id] += 1
                 plan.touch(list_id, name, old.sort_key)
         summary = post.summary()
+        memberships = self.store.add_memberships(new_lists, summary)
         for list_id, name in new_lists.items():
-            membership = self.store.add_member(list_id, name, summary)
-            if membership == "added":
+            if memberships[list_id] == "added":
                 plan.added[list_id] += 1
-            if membership != "unchanged":
-                plan.touch(list_id, name, post.sort_key)
+            # Touched even when unchanged: a redelivered event after a crash between
+            # the index and the pages must still render them. Unchanged bytes are
+            # not written, so a plain duplicate costs reads only.
+            plan.touch(list_id, name, post.sort_key)
         if old is not None:
             plan.years.add(old.date.year)
             for path in set(old.redirect_from) - set(post.redirect_from):
@@ -313,7 +327,7 @@ class Publisher:
         self.store.put_source(
             source.key, url=post.url, state="published", sequencer=change.sequencer
         )
-        status: Status = "published" if changed or plan.lists else "unchanged"
+        status: Status = "published" if changed else "unchanged"
         return Outcome(change.key, status, url=post.url)
 
     def _check_redirects(self, post: Post) -> None:
@@ -333,7 +347,7 @@ class Publisher:
             ALL: self.site.title,
             **{t.list_id: t.name for t in post.terms},
         }.items():
-            if self.store.remove_member(term_id, post.sort_key):
+            if self.store.remove_member(term_id, name, post.sort_key):
                 plan.removed[term_id] += 1
             plan.touch(term_id, name, post.sort_key)
         self.store.delete_post(post.url, post.source_key)
@@ -363,7 +377,7 @@ class Publisher:
         deleted: set[str] = set()
         for _attempt in range(RENDER_ATTEMPTS):
             before = self.store.list_versions(watched)
-            files, obsolete = self._build(plan)
+            files, obsolete = self._build(plan, before)
             changed = self.output.diff(files)
             doomed = self.output.existing(obsolete - {f.key for f in files})
             keys = sorted({f.key for f in changed} | set(doomed) | written)
@@ -396,12 +410,13 @@ class Publisher:
         for reference, paths in self.store.pending_outbox():
             self._invalidate(reference, paths, result)
 
-    def _build(self, plan: _Plan) -> tuple[list[SiteFile], set[str]]:
+    def _build(self, plan: _Plan, versions: dict[str, int]) -> tuple[list[SiteFile], set[str]]:
         files: list[SiteFile] = list(plan.extra_files)
         obsolete: set[str] = set(plan.delete_keys)
         timeline = self.store.list_members(ALL)  # newest first
         for list_id, name in sorted(plan.lists.items()):
             members = timeline if list_id == ALL else self.store.list_members(list_id)
+            self.store.set_count(list_id, len(members), versions.get(list_id, 0))
             pages, gone = self._list_pages(list_id, name, members, plan)
             files += pages
             obsolete |= gone
@@ -475,7 +490,7 @@ class Publisher:
     def _post_pages(self, timeline: Sequence[PostSummary], plan: _Plan) -> list[SiteFile]:
         ascending = list(reversed(timeline))
         keys = [m.sort_key for m in ascending]
-        urls: set[str] = set()
+        urls: set[str] = set(plan.refresh)
         for anchor in plan.anchors.get(ALL, ()):
             index = bisect_left(keys, anchor)
             for neighbour in range(index - 1, index + 2):

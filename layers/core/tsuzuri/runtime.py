@@ -71,4 +71,5 @@ def build_publisher(
         source=source,
         output=SiteBucket(clients.s3, settings.site_bucket),
         invalidator=Invalidator(clients.cloudfront, settings.distribution_id),
+        workers=int(env.get("TSUZURI_INDEX_WORKERS", "8")),
     )

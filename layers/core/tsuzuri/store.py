@@ -14,9 +14,10 @@ pk                 sk               holds
 ``OUTBOX``         ``<reference>``  CloudFront paths written but not yet invalidated
 =================  ===============  ==================================================
 
-A list's version is bumped in the same transaction as any membership change. A page
-renderer reads the versions, renders, writes, and reads them again: if a version
-moved, another render raced it and it renders again (see :mod:`tsuzuri.publisher`).
+A list's version is bumped after every membership write. A page renderer reads the
+versions, renders, writes, and reads them again: if a version moved, another render
+raced it and it renders again (see :mod:`tsuzuri.publisher`). Member counts are
+taken by the renders themselves, so no write needs a transaction.
 """
 
 from __future__ import annotations
@@ -120,14 +121,31 @@ class PostStore:
 
     # -- posts ------------------------------------------------------------------
     def get_post(self, url: str) -> StoredPost | None:
-        post_item = self._get(f"POST#{url}", "POST")
+        """The post, its body and its related list: one query over the post's partition."""
+        items = {item["sk"]: item for item in self._query(f"POST#{url}", forward=True)}
+        post_item = items.get("POST")
         if post_item is None:
             return None
-        body_item = self._get(f"POST#{url}", "BODY")
         body = ""
-        if body_item is not None:
-            body = zlib.decompress(bytes(body_item["html"])).decode("utf-8")
-        return _post_from_item(post_item, body)
+        if "BODY" in items:
+            body = zlib.decompress(bytes(items["BODY"]["html"])).decode("utf-8")
+        related = items.get("RELATED", {}).get("posts", [])
+        return _post_from_item(post_item, body, related)
+
+    def put_related(self, url: str, related: Sequence[PostSummary]) -> bool:
+        """Store a post's related list (kept out of the POST item so that the stream
+        filter on ``sk = POST`` never hears the related-posts function's own writes).
+        Returns False when the list was already exactly this."""
+        item = _dump(
+            {
+                "pk": f"POST#{url}",
+                "sk": "RELATED",
+                "posts": [_summary_fields(r) for r in related],
+            }
+        )
+        response = self._call("put_item", TableName=self._table, Item=item, ReturnValues="ALL_OLD")
+        old = response.get("Attributes")
+        return not old or _load(old) != _load(item)
 
     def get_post_owner(self, url: str) -> str | None:
         item = self._get(f"POST#{url}", "POST", projection="source_key")
@@ -195,111 +213,63 @@ class PostStore:
 
     # -- lists ------------------------------------------------------------------
     def add_member(self, list_id: str, name: str, summary: PostSummary) -> str:
-        """Add or refresh a membership: ``added``, ``updated`` or ``unchanged``."""
-        member = _dump(
-            {
-                "pk": f"L#{list_id}",
-                "sk": summary.sort_key,
-                "url": summary.url,
-                "title": summary.title,
-                "date": summary.date.isoformat(),
-                "excerpt": summary.excerpt,
-                "image": summary.image,
-                "tags": list(summary.tags),
-                "lastmod": summary.lastmod.isoformat() if summary.lastmod else None,
-                "in_sitemap": summary.in_sitemap,
-            }
+        """Add or refresh a membership: ``added``, ``updated`` or ``unchanged``.
+
+        The membership is written first and the list's version bumped after it, so a
+        renderer that read the version before the bump sees it move and renders again,
+        and one that read it after sees the membership. No transaction is needed.
+        """
+        member = _member_item(list_id, summary)
+        response = self._call(
+            "put_item", TableName=self._table, Item=member, ReturnValues="ALL_OLD"
         )
-        meta_key = {"pk": {"S": "LISTS"}, "sk": {"S": list_id}}
-        try:
-            self._call(
-                "transact_write_items",
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": member,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": meta_key,
-                            "UpdateExpression": "SET #name = :name ADD #count :one, #version :one",
-                            "ExpressionAttributeNames": {
-                                "#name": "name",
-                                "#count": "count",
-                                "#version": "version",
-                            },
-                            "ExpressionAttributeValues": {
-                                ":name": {"S": name},
-                                ":one": {"N": "1"},
-                            },
-                        }
-                    },
-                ],
-            )
-            return "added"
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise
-        # Already a member: refresh its fields only if they differ.
-        current = self._get(f"L#{list_id}", summary.sort_key)
-        wanted = _load(member)
-        if current == wanted:
-            return "unchanged"
+        old = response.get("Attributes")
+        status = "added" if not old else "unchanged" if _load(old) == _load(member) else "updated"
+        self._bump(list_id, name)  # even when unchanged: a retry must not skip it
+        return status
+
+    def add_memberships(self, lists: Mapping[str, str], summary: PostSummary) -> dict[str, str]:
+        return {list_id: self.add_member(list_id, name, summary) for list_id, name in lists.items()}
+
+    def remove_member(self, list_id: str, name: str, sort_key: str) -> bool:
+        response = self._call(
+            "delete_item",
+            TableName=self._table,
+            Key={"pk": {"S": f"L#{list_id}"}, "sk": {"S": sort_key}},
+            ReturnValues="ALL_OLD",
+        )
+        self._bump(list_id, name)
+        return bool(response.get("Attributes"))
+
+    def _bump(self, list_id: str, name: str) -> None:
         self._call(
-            "transact_write_items",
-            TransactItems=[
-                {"Put": {"TableName": self._table, "Item": member}},
-                self._bump(list_id, name),
-            ],
+            "update_item",
+            TableName=self._table,
+            Key={"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
+            UpdateExpression="SET #name = :name ADD #version :one",
+            ExpressionAttributeNames={"#name": "name", "#version": "version"},
+            ExpressionAttributeValues={":name": {"S": name}, ":one": {"N": "1"}},
         )
-        return "updated"
 
-    def remove_member(self, list_id: str, sort_key: str) -> bool:
+    def set_count(self, list_id: str, count: int, seen_version: int) -> None:
+        """Record a list's size as counted by a render, unless a newer change raced it
+        (that change's own render will count again)."""
         try:
             self._call(
-                "transact_write_items",
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": {"pk": {"S": f"L#{list_id}"}, "sk": {"S": sort_key}},
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
-                            "UpdateExpression": "ADD #count :minus, #version :one",
-                            "ExpressionAttributeNames": {"#count": "count", "#version": "version"},
-                            "ExpressionAttributeValues": {
-                                ":minus": {"N": "-1"},
-                                ":one": {"N": "1"},
-                            },
-                        }
-                    },
-                ],
+                "update_item",
+                TableName=self._table,
+                Key={"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
+                UpdateExpression="SET #count = :count",
+                ConditionExpression="#version = :seen",
+                ExpressionAttributeNames={"#count": "count", "#version": "version"},
+                ExpressionAttributeValues={
+                    ":count": {"N": str(count)},
+                    ":seen": {"N": str(seen_version)},
+                },
             )
-            return True
         except ClientError as exc:
-            if _condition_failed(exc):
-                return False
-            raise
-
-    def _bump(self, list_id: str, name: str) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": {"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
-                "UpdateExpression": "SET #name = :name ADD #version :one",
-                "ExpressionAttributeNames": {"#name": "name", "#version": "version"},
-                "ExpressionAttributeValues": {":name": {"S": name}, ":one": {"N": "1"}},
-            }
-        }
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def list_members(self, list_id: str) -> list[PostSummary]:
         """Every member, newest first. Consistent, so a render sees its own writes."""
@@ -421,6 +391,23 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+def _summary_fields(summary: PostSummary) -> dict[str, Any]:
+    return {
+        "url": summary.url,
+        "title": summary.title,
+        "date": summary.date.isoformat(),
+        "excerpt": summary.excerpt,
+        "image": summary.image,
+        "tags": list(summary.tags),
+        "lastmod": summary.lastmod.isoformat() if summary.lastmod else None,
+        "in_sitemap": summary.in_sitemap,
+    }
+
+
+def _member_item(list_id: str, summary: PostSummary) -> dict[str, Any]:
+    return _dump({"pk": f"L#{list_id}", "sk": summary.sort_key, **_summary_fields(summary)})
+
+
 def _post_fields(post: Post) -> dict[str, Any]:
     return {
         "source_key": post.source_key,
@@ -450,7 +437,9 @@ def _post_fields(post: Post) -> dict[str, Any]:
     }
 
 
-def _post_from_item(item: Mapping[str, Any], body: str) -> StoredPost:
+def _post_from_item(
+    item: Mapping[str, Any], body: str, related_items: Sequence[Mapping[str, Any]] = ()
+) -> StoredPost:
     post = Post(
         source_key=item["source_key"],
         slug=item["slug"],
@@ -481,7 +470,7 @@ def _post_from_item(item: Mapping[str, Any], body: str) -> StoredPost:
         headings=tuple(Heading(int(h[0]), h[1], h[2]) for h in json.loads(item["headings"])),
         extra=json.loads(item.get("extra") or "{}"),
     )
-    related = tuple(_summary_from_item(r) for r in item.get("related", []))
+    related = tuple(_summary_from_item(r) for r in related_items)
     return StoredPost(post=post, related=related)
 
 
