@@ -370,6 +370,7 @@ class Publisher:
             and not plan.delete_keys
             and not plan.assets_changed
             and not plan.fresh_posts
+            and not plan.refresh
         ):
             return
         watched = set(plan.lists) | {ALL}
