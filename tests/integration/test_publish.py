@@ -245,9 +245,13 @@ def test_a_traversal_key_cannot_choose_where_its_report_lands(site: Site) -> Non
 
 def test_related_lists_are_shown_after_a_refresh(site: Site) -> None:
     site.publish(KEY, post_text("元記事", tags="[AWS]"))
-    site.publish("posts/2026-01-05-other.md", post_text("関連する記事", date="2026-01-05 09:00:00 +0900"))
+    site.publish(
+        "posts/2026-01-05-other.md", post_text("関連する記事", date="2026-01-05 09:00:00 +0900")
+    )
     before = site.page(URL) or ""
-    assert 'class="related-posts"' in before and "関連する記事" not in before.split("related-posts")[1]
+    assert (
+        'class="related-posts"' in before and "関連する記事" not in before.split("related-posts")[1]
+    )
 
     other = site.publisher.store.get_post("/2026/01/05/other/")
     assert other is not None

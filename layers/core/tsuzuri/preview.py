@@ -11,7 +11,7 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -27,14 +27,22 @@ SECURITY_HEADERS = {
 }
 
 
-def rewrite(uri: str) -> tuple[str, str | None]:
-    """Return (object key, redirect location). A location means answer 301."""
+def rewrite(uri: str, query: str = "") -> tuple[str, str | None]:
+    """The viewer-request rule: (origin URI, redirect location). A location means 301.
+
+    Same cases as ``functions/viewer-request/index.js``; both are tested against
+    ``tests/events/viewer_request_cases.json``.
+    """
     if uri.endswith("/"):
-        return unquote(uri[1:] + "index.html"), None
+        return uri + "index.html", None
     last = uri.rsplit("/", 1)[-1]
-    if "." not in last:
-        return "", uri + "/"
-    return unquote(uri[1:]), None
+    if "." in last:
+        return uri, None
+    # Collapse leading slashes and backslashes: "//host/" would be an open redirect.
+    location = "/" + uri.lstrip("/\\") + "/"
+    if query:
+        location += "?" + query
+    return "", location
 
 
 class PreviewServer:
@@ -72,13 +80,13 @@ class PreviewServer:
                 self._serve(send_body=False)
 
             def _serve(self, *, send_body: bool) -> None:
-                parts = urlsplit(self.path)
-                key, location = rewrite(parts.path or "/")
+                # Not urlsplit: it would read "//evil/x" as a host name.
+                path, _, query = self.path.partition("?")
+                uri, location = rewrite(path or "/", query)
                 if location is not None:
-                    if parts.query:
-                        location += "?" + parts.query
                     self._send(HTTPStatus.MOVED_PERMANENTLY, b"", {"Location": location}, send_body)
                     return
+                key = unquote(uri[1:])  # S3 decodes the URI the same way
                 status, obj = HTTPStatus.OK, _fetch(s3, bucket, key)
                 if obj is None:
                     status, obj = HTTPStatus.NOT_FOUND, _fetch(s3, bucket, "404.html")
