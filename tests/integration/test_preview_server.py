@@ -6,9 +6,9 @@ import http.client
 from collections.abc import Iterator
 
 import pytest
+from tsuzuri.preview import SECURITY_HEADERS, PreviewServer
 
 from tests.support.site import Site, post_text
-from tsuzuri.preview import SECURITY_HEADERS, PreviewServer
 
 
 @pytest.fixture
