@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -17,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tsuzuri.config import RuntimeSettings
 from tsuzuri.publisher import Change, Publisher
+from tsuzuri.rebuild import RebuildRequest
 from tsuzuri.runtime import build_publisher, make_clients
 
 logger = Logger(service="tsuzuri-render")
@@ -41,17 +43,36 @@ def publisher() -> Publisher:
     return build_publisher(settings, make_clients(endpoint_url=endpoint))
 
 
-def parse_event(event: dict[str, Any]) -> list[Change]:
-    """S3 notifications, delivered directly or wrapped in SQS messages."""
-    changes: list[Change] = []
+@dataclass
+class ParsedEvent:
+    changes: list[Change] = field(default_factory=list)
+    rebuilds: list[tuple[str, RebuildRequest]] = field(default_factory=list)
+    # Messages that are not an S3 notification or a rebuild request: reported as failed,
+    # so that after the queue's maxReceiveCount they wait in the dead-letter queue.
+    poison: list[str] = field(default_factory=list)
+
+
+def parse_event(event: dict[str, Any]) -> ParsedEvent:
+    """S3 notifications, delivered directly or wrapped in SQS messages, and the rebuild
+    requests ``tsuzuri rebuild`` puts on the same queue."""
+    parsed = ParsedEvent()
     for record in event.get("Records", []):
-        if record.get("eventSource") == "aws:sqs":
+        if record.get("eventSource") == "aws:s3":
+            parsed.changes.append(_change(record, token=""))
+            continue
+        if record.get("eventSource") != "aws:sqs":
+            continue
+        try:
             body = json.loads(record["body"])
+            if body.get("tsuzuri") == "rebuild":
+                parsed.rebuilds.append((record["messageId"], RebuildRequest.from_message(body)))
+                continue
             for s3_record in body.get("Records", []):  # s3:TestEvent has none
-                changes.append(_change(s3_record, token=record["messageId"]))
-        elif record.get("eventSource") == "aws:s3":
-            changes.append(_change(record, token=""))
-    return changes
+                parsed.changes.append(_change(s3_record, token=record["messageId"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.error("not an S3 notification", extra={"message_id": record.get("messageId")})
+            parsed.poison.append(record["messageId"])
+    return parsed
 
 
 def _change(record: dict[str, Any], *, token: str) -> Change:
@@ -67,8 +88,18 @@ def _change(record: dict[str, Any], *, token: str) -> Change:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    changes = parse_event(event)
-    result = publisher().process(changes)
+    parsed = parse_event(event)
+    result = publisher().process(parsed.changes)
+    result.failed_tokens.extend(parsed.poison)
+    for message_id, request in parsed.rebuilds:
+        try:
+            rebuilt = publisher().refresh_posts(request.urls, lists=request.lists)
+            logger.info(
+                "rebuilt", extra={"posts": len(request.urls), "written": len(rebuilt.written)}
+            )
+        except Exception:
+            logger.exception("rebuild failed", extra={"posts": len(request.urls)})
+            result.failed_tokens.append(message_id)
     for outcome in result.outcomes:
         fields = {
             "key": outcome.key,

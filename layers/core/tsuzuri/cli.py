@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from tsuzuri.config import SiteConfig
 from tsuzuri.errors import KeyRejected, PostRejected, TsuzuriError
@@ -18,6 +19,16 @@ EPILOG_CHECK = """examples:
 """
 EPILOG_RENDER = """examples:
   tsuzuri render _posts/2026-02-21-my-post.md -o preview.html
+"""
+EPILOG_PUBLISH = """examples:
+  tsuzuri publish _posts/2026-02-21-my-post.md --stack tsuzuri
+  tsuzuri publish ~/blog --bucket my-source-bucket        # a Jekyll site folder as is
+  tsuzuri publish post.md --endpoint-url http://127.0.0.1:5000 --bucket tsuzuri-dev-source
+"""
+EPILOG_REBUILD = """examples:
+  tsuzuri rebuild --stack tsuzuri         # after deploying a new theme
+  tsuzuri rebuild --endpoint-url http://127.0.0.1:5000 --table tsuzuri-dev-table \\
+      --queue-url http://127.0.0.1:5000/123456789012/tsuzuri-dev-render
 """
 EPILOG_DEV = """examples:
   tsuzuri dev                      # publishes examples/ and serves http://127.0.0.1:8080/
@@ -50,6 +61,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     render.add_argument("--config", type=Path, help="site _config.yml")
     render.set_defaults(run=_render)
 
+    publish = commands.add_parser(
+        "publish", help="upload posts and assets, then show what the render function said",
+        epilog=EPILOG_PUBLISH, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    publish.add_argument("paths", nargs="+", type=Path, help="post files, assets, or a site folder")
+    target = publish.add_mutually_exclusive_group(required=True)
+    target.add_argument("--bucket", help="the source bucket")
+    target.add_argument("--stack", help="a deployed tsuzuri stack (reads its outputs)")
+    publish.add_argument("--endpoint-url", help="another S3 endpoint, e.g. tsuzuri dev's")
+    publish.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    publish.add_argument("--timeout", type=float, default=120, help="seconds to wait for reports")
+    publish.add_argument("--no-wait", action="store_true", help="upload only")
+    publish.set_defaults(run=_publish)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="re-render every page (after a theme change) through the render queue",
+        epilog=EPILOG_REBUILD, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    rebuild.add_argument("--stack", help="a deployed tsuzuri stack (reads its outputs)")
+    rebuild.add_argument("--table", help="the table (instead of --stack)")
+    rebuild.add_argument("--queue-url", help="the render queue (instead of --stack)")
+    rebuild.add_argument("--endpoint-url", help="another AWS endpoint, e.g. tsuzuri dev's")
+    rebuild.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    rebuild.set_defaults(run=_rebuild)
+
     dev = commands.add_parser(
         "dev", help="run the whole stack locally on an embedded AWS and serve the site",
         epilog=EPILOG_DEV, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TsuzuriError, OSError) as exc:
         print(f"tsuzuri: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if type(exc).__module__.startswith("botocore"):
+            print(f"tsuzuri: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 def _find_config(start: Path, explicit: Path | None) -> SiteConfig:
@@ -134,6 +175,70 @@ def _render(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(html)
     return 0
+
+
+def _client(service: str, args: argparse.Namespace) -> Any:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    region = args.region or session.get_config_variable("region") or "ap-northeast-1"
+    return session.create_client(service, region_name=region, endpoint_url=args.endpoint_url)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from tsuzuri.editor import stack_outputs, upload, upload_plan, wait_for_reports
+
+    bucket = args.bucket or stack_outputs(_client("cloudformation", args), args.stack).source_bucket
+    files = list(upload_plan(args.paths))
+    if not files:
+        print("tsuzuri: nothing to publish", file=sys.stderr)
+        return 1
+    s3 = _client("s3", args)
+
+    def progress(number: int, total: int, key: str) -> None:
+        print(f"[{number}/{total}] uploaded {key}", file=sys.stderr, flush=True)
+
+    since = upload(s3, bucket, files, progress)
+    if args.no_wait:
+        return 0
+    keys = [key for _, key in files if not key.startswith("assets/")]
+    reports = wait_for_reports(s3, bucket, keys, since, timeout_s=args.timeout)
+    problems = 0
+    for key, report in reports.items():
+        if report is None:
+            problems += 1
+            print(f"{key}: no report within {args.timeout:.0f} s (is the render function running?)")
+        elif report["status"] == "rejected":
+            problems += 1
+            line = f":{report['line']}" if report.get("line") else ""
+            hint = f" ({report['hint']})" if report.get("hint") else ""
+            print(f"{key}{line}: {report['problem']}{hint}")
+        else:
+            print(f"{key} -> {report.get('url')} {report['status']}")
+    return 1 if problems else 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from tsuzuri.editor import stack_outputs
+    from tsuzuri.rebuild import enqueue, plan_requests, wait_for_queue
+    from tsuzuri.store import PostStore
+
+    table, queue_url = args.table, args.queue_url
+    if args.stack:
+        outputs = stack_outputs(_client("cloudformation", args), args.stack)
+        table, queue_url = outputs.table_name, outputs.queue_url
+    if not table or not queue_url:
+        print("tsuzuri: give --stack, or both --table and --queue-url", file=sys.stderr)
+        return 2
+    urls = [m.url for m in PostStore(_client("dynamodb", args), table).list_members("all")]
+    sqs = _client("sqs", args)
+    total = enqueue(sqs, queue_url, plan_requests(urls))
+    print(f"queued {total} rebuild requests for {len(urls)} posts", file=sys.stderr)
+
+    def progress(done: int, of: int) -> None:
+        print(f"[{done}/{of}] rebuild requests done", file=sys.stderr, flush=True)
+
+    return 0 if wait_for_queue(sqs, queue_url, total, progress=progress) else 1
 
 
 def _dev(args: argparse.Namespace) -> int:

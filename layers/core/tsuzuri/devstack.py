@@ -61,6 +61,7 @@ def load_handler(path: Path = RENDER_HANDLER) -> ModuleType:
     if spec is None or spec.loader is None or not path.is_file():
         raise FileNotFoundError(f"handler not found: {path} (run tsuzuri dev from a checkout)")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while executing it
     spec.loader.exec_module(module)
     return module
 

@@ -225,11 +225,18 @@ class Publisher:
         outcome.ms = (time.perf_counter() - started) * 1000
         return outcome, plan
 
-    def refresh_posts(self, urls: Iterable[str]) -> BatchResult:
-        """Re-render the pages of these posts (e.g. after their related lists changed),
-        writing only changed bytes and invalidating them in one request."""
+    def refresh_posts(self, urls: Iterable[str], *, lists: bool = False) -> BatchResult:
+        """Re-render the pages of these posts (e.g. after their related lists changed,
+        or after a theme change), and with ``lists`` every list page, feed and sitemap.
+        Bodies come from the table, so Markdown is not parsed again. Only changed bytes
+        are written, and invalidated in one request."""
         plan = _Plan()
         plan.refresh.update(urls)
+        if lists:
+            for info in self.store.list_infos():
+                # An anchor below every sort key renders all archive pages of the list.
+                plan.touch(info.list_id, info.name, "")
+            plan.years.update(m.date.year for m in self.store.list_members(ALL))
         result = BatchResult()
         self._flush_outbox(result)
         self._render(plan, result)

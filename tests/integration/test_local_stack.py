@@ -1,0 +1,206 @@
+"""The local stack: template-driven resources, the SQS event pump, the editor CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from tsuzuri import cli
+from tsuzuri.devstack import DeleteMarkerNotifier, EventPump, load_handler
+from tsuzuri.provision import LocalStack, load_template, plan_from_template, provision
+from tsuzuri.runtime import Clients
+
+from tests.support.site import post_text
+
+
+@dataclass
+class Running:
+    stack: LocalStack
+    clients: Clients
+    sqs: Any
+    endpoint: str
+    invocations: list[list[str]]  # message bodies per invocation
+
+
+@pytest.fixture
+def local(
+    moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Running]:
+    sqs = botocore.session.get_session().create_client(
+        "sqs", region_name="ap-northeast-1", endpoint_url=moto_endpoint
+    )
+    stack = provision(clients, prefix=f"l{uuid.uuid4().hex[:10]}", sqs=sqs)
+    settings = stack.settings
+    for name, value in {
+        "SOURCE_BUCKET": settings.source_bucket,
+        "SITE_BUCKET": settings.site_bucket,
+        "TABLE_NAME": settings.table_name,
+        "DISTRIBUTION_ID": settings.distribution_id or "",
+        "TSUZURI_AWS_ENDPOINT_URL": moto_endpoint,
+        "TSUZURI_SITE_URL": "http://127.0.0.1:8080",
+        "TSUZURI_INDEX_WORKERS": "1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler = load_handler()
+    invocations: list[list[str]] = []
+
+    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        invocations.append([r["body"] for r in event["Records"]])
+        return handler.lambda_handler(event, context)  # type: ignore[no-any-return]
+
+    assert stack.queue_url and stack.queue_arn
+    stop = threading.Event()
+    pump = EventPump(
+        sqs=sqs, queue_url=stack.queue_url, queue_arn=stack.queue_arn, handler=invoke,
+        batch_size=stack.plan.batch_size, window_s=0.2, stop_event=stop,
+    )  # fmt: skip
+    thread = threading.Thread(target=pump.run, daemon=True)
+    thread.start()
+    yield Running(stack, clients, sqs, moto_endpoint, invocations)
+    stop.set()
+    thread.join(timeout=10)
+    handler.publisher.cache_clear()
+
+
+def _page(running: Running, key: str) -> str | None:
+    try:
+        obj = running.clients.s3.get_object(Bucket=running.stack.settings.site_bucket, Key=key)
+    except running.clients.s3.exceptions.NoSuchKey:
+        return None
+    return str(obj["Body"].read().decode())
+
+
+def _eventually(check: Any, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_local_stack_is_built_from_template_yaml(local: Running) -> None:
+    template = load_template()["Resources"]
+    plan = plan_from_template(load_template())
+    table = local.clients.dynamodb.describe_table(TableName=local.stack.settings.table_name)[
+        "Table"
+    ]
+    assert table["KeySchema"] == template["Table"]["Properties"]["KeySchema"]
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    versioning = local.clients.s3.get_bucket_versioning(Bucket=local.stack.settings.source_bucket)
+    assert versioning["Status"] == "Enabled"
+    notification = local.clients.s3.get_bucket_notification_configuration(
+        Bucket=local.stack.settings.source_bucket
+    )
+    prefixes = {
+        rule["Filter"]["Key"]["FilterRules"][0]["Value"]
+        for rule in notification["QueueConfigurations"]
+    }
+    assert {"posts/", "_posts/", "assets/", "_config.yml"} <= prefixes
+    assert "reports/" not in prefixes  # the function's own reports must not trigger it
+    redrive = json.loads(
+        local.sqs.get_queue_attributes(QueueUrl=local.stack.queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]["RedrivePolicy"]
+    )
+    queue = template["RenderQueue"]["Properties"]
+    assert redrive["maxReceiveCount"] == queue["RedrivePolicy"]["maxReceiveCount"]
+    events = template["RenderFunction"]["Properties"]["Events"]["SourceChanges"]["Properties"]
+    assert plan.batch_size == events["BatchSize"]
+
+
+def test_publish_cli_uploads_and_reports_each_file(
+    local: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    (posts / "2026-02-11-cli.md").write_text(post_text("CLIから"), encoding="utf-8")
+    (posts / "2026-02-12-broken.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
+    bucket = local.stack.settings.source_bucket
+
+    code = cli.main(
+        ["publish", str(tmp_path), "--endpoint-url", local.endpoint, "--bucket", bucket]
+    )
+
+    out = capsys.readouterr()
+    assert code == 1  # one file was rejected
+    assert "posts/2026-02-11-cli.md -> /2026/02/12/cli/ published" in out.out
+    assert "posts/2026-02-12-broken.md:2: invalid YAML" in out.out
+    assert "[2/2] uploaded" in out.err
+    assert "CLIから" in (_page(local, "2026/02/12/cli/index.html") or "")
+
+
+def test_a_delete_in_the_versioned_bucket_unpublishes(local: Running) -> None:
+    settings = local.stack.settings
+    assert local.stack.queue_url
+    notifier = DeleteMarkerNotifier(
+        local.clients.s3, local.sqs, settings.source_bucket, local.stack.queue_url, ("posts/",)
+    )
+    key = "posts/2026-02-11-gone.md"
+    local.clients.s3.put_object(
+        Bucket=settings.source_bucket, Key=key, Body=post_text("消す").encode()
+    )
+    _eventually(lambda: _page(local, "2026/02/12/gone/index.html"))
+
+    local.clients.s3.delete_object(Bucket=settings.source_bucket, Key=key)
+    notifier.poll()
+
+    _eventually(lambda: _page(local, "2026/02/12/gone/index.html") is None)
+    assert "/2026/02/12/gone/" not in (_page(local, "index.html") or "")
+
+
+def test_rebuild_re_renders_every_page_through_the_queue(
+    local: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = local.stack.settings
+    for day in (1, 2):
+        key = f"posts/2026-01-0{day}-r{day}.md"
+        text = post_text(f"再構築{day}", date=f"2026-01-0{day} 10:00:00 +0900")
+        local.clients.s3.put_object(Bucket=settings.source_bucket, Key=key, Body=text.encode())
+    _eventually(lambda: _page(local, "2026/01/02/r2/index.html"))
+    # Pages lost from the site bucket come back from the table alone.
+    local.clients.s3.delete_object(Bucket=settings.site_bucket, Key="2026/01/01/r1/index.html")
+    local.clients.s3.delete_object(Bucket=settings.site_bucket, Key="index.html")
+
+    code = cli.main(
+        ["rebuild", "--endpoint-url", local.endpoint, "--table", settings.table_name,
+         "--queue-url", local.stack.queue_url or ""]
+    )  # fmt: skip
+
+    assert code == 0
+    assert "rebuild requests done" in capsys.readouterr().err
+    assert "再構築1" in (_page(local, "2026/01/01/r1/index.html") or "")
+    assert "/2026/01/02/r2/" in (_page(local, "index.html") or "")
+
+
+def test_what_keeps_failing_lands_in_the_dead_letter_queue(local: Running) -> None:
+    assert local.stack.queue_url and local.stack.dead_letter_url and local.stack.queue_arn
+    local.sqs.set_queue_attributes(
+        QueueUrl=local.stack.queue_url, Attributes={"VisibilityTimeout": "1"}
+    )
+
+    # A message that is neither an S3 notification nor a rebuild request is poison.
+    poison = '{"tsuzuri": "rebuild", "urls": 7}'
+    local.sqs.send_message(QueueUrl=local.stack.queue_url, MessageBody=poison)
+
+    def dead_lettered() -> bool:
+        attributes = local.sqs.get_queue_attributes(
+            QueueUrl=local.stack.dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) == 1
+
+    assert _eventually(dead_lettered, timeout=30)
+    deliveries = sum(bodies.count(poison) for bodies in local.invocations)
+    assert deliveries == 5  # maxReceiveCount deliveries, then the DLQ
+    message = local.sqs.receive_message(QueueUrl=local.stack.dead_letter_url)["Messages"][0]
+    assert message["Body"] == poison
