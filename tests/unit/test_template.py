@@ -406,7 +406,7 @@ def test_event_source_mapping_reports_partial_failures(template: dict[str, Any])
     props = sqs_events[0]["Properties"]
     assert props["Queue"] == {"Fn::GetAtt": ["RenderQueue", "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert props["BatchSize"] == 10
+    assert props["BatchSize"] == 50
     assert props["MaximumBatchingWindowInSeconds"] == 2
     assert props["ScalingConfig"] == {"MaximumConcurrency": 5}
 

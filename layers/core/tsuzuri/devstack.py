@@ -121,7 +121,7 @@ class EventPump:
             wait = 1 if not messages else max(0, min(1, int(deadline - time.monotonic())))
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.batch_size - len(messages),
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
                 WaitTimeSeconds=wait,
                 AttributeNames=["All"],
             )
