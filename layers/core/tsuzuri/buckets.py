@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tsuzuri.errors import TransientError
+from tsuzuri.aws import call, error_code
 
 HTML_CACHE = "public, max-age=0, s-maxage=300, must-revalidate"
 FEED_CACHE = "public, max-age=300"
@@ -24,6 +24,9 @@ _TEXT_TYPES = frozenset(
         "application/xml", "application/json", "application/atom+xml", "image/svg+xml",
     }
 )  # fmt: skip
+# A deleted key in a versioned bucket answers GET with NoSuchKey and HEAD with 404
+# (or 405 when the version asked for is a delete marker).
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound", "405", "MethodNotAllowed"})
 _RETRYABLE = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
 
 
@@ -75,7 +78,7 @@ class SourceBucket:
         try:
             response = _call(self._s3.get_object, Bucket=self.name, Key=key)
         except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound", "MethodNotAllowed"}:
+            if error_code(exc) in _MISSING:
                 return None
             raise
         body_stream = response["Body"]
@@ -98,7 +101,7 @@ class SourceBucket:
         try:
             _call(self._s3.head_object, Bucket=self.name, Key=key)
         except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound", "405", "MethodNotAllowed"}:
+            if error_code(exc) in _MISSING:
                 return False
             raise
         return True
@@ -180,7 +183,7 @@ class SiteBucket:
         try:
             response = _call(self._s3.get_object, Bucket=self.name, Key=key)
         except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
+            if error_code(exc) in _MISSING:
                 return None
             raise
         return str(response["Body"].read().decode("utf-8"))
@@ -189,7 +192,7 @@ class SiteBucket:
         try:
             response = _call(self._s3.head_object, Bucket=self.name, Key=key)
         except ClientError as exc:
-            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(exc) in _MISSING:
                 return None
             raise
         return str(response.get("ETag", "")).strip('"')
@@ -227,13 +230,4 @@ def safe_site_key(key: str) -> str:
 
 
 def _call(method: Any, **kwargs: Any) -> Any:
-    try:
-        return method(**kwargs)
-    except ClientError as exc:
-        if _code(exc) in _RETRYABLE:
-            raise TransientError(f"S3 {method.__name__}: {_code(exc)}") from exc
-        raise
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+    return call("S3", method, _RETRYABLE, **kwargs)

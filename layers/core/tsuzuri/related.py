@@ -21,9 +21,9 @@ two or the threshold), and never with the size of the site.
 
 Candidates (the only posts that may be listed) are bounded and local:
 
-* posts sharing a *rare* tag (``df <= rare_max_df``) with ``p``;
+* every post sharing a *rare* tag (``df <= rare_max_df``) with ``p``;
 * the ``window`` posts on each side of ``p`` in the chronological list of each of its
-  categories.
+  common tags and of each of its categories.
 
 Ties are broken by the newer post, then by the URL. Lists hold up to ``count`` posts.
 """
@@ -54,10 +54,11 @@ class RelatedSettings:
     """The formula's settings. Changing any of them needs a full recomputation."""
 
     count: int = 6
-    # A tag on more posts than this is common: it still adds ``common_tag_weight`` to
-    # posts that are candidates anyway, but never makes a post a candidate.
+    # A tag on more posts than this is common: it weighs ``common_tag_weight`` and
+    # brings only its ``window`` nearest posts in as candidates, like a category.
     rare_max_df: int = 63
-    # Same-category candidates: this many posts on each side in the category's timeline.
+    # Timeline candidates: this many posts on each side in each common tag's and each
+    # category's chronological list.
     window: int = 5
     # Only the first tags and categories of a post count (bounds the candidate set).
     max_tags: int = 10
@@ -200,10 +201,13 @@ def sketch_overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int]:
     if not a or not b:
         return 0, 1
     size = min(max(len(a), len(b)), SKETCH_SIZE)
-    union = heapq.nsmallest(size, set(a).union(b))
-    set_a, set_b = set(a), set(b)
-    matches = sum(1 for value in union if value in set_a and value in set_b)
-    return matches, len(union)
+    set_a = set(a)
+    common = set_a.intersection(b)
+    if not common:
+        return 0, size
+    union = sorted(set_a.union(b))[:size]
+    cutoff = union[-1]
+    return sum(1 for value in common if value <= cutoff), len(union)
 
 
 # -- the score ------------------------------------------------------------------------
@@ -255,9 +259,7 @@ def rank(
 # -- the full recomputation -----------------------------------------------------------
 
 
-def window_around(
-    timeline: Sequence[Features], index: int, width: int
-) -> list[Features]:
+def window_around(timeline: Sequence[Features], index: int, width: int) -> list[Features]:
     """The ``width`` posts on each side of ``timeline[index]`` (sorted by sort key)."""
     return [
         *timeline[max(0, index - width) : index],
@@ -275,13 +277,20 @@ def tag_classes(
     return {tag: settings.tag_class(count) for tag, count in df.items()}
 
 
+def timelines_of(post: Features, classes: Mapping[str, int]) -> list[str]:
+    """The timelines (list ids) whose windows bring candidates to ``post``."""
+    common = [f"tag/{t}" for t in post.tags if classes.get(t, COMMON) == COMMON]
+    return common + [f"category/{c}" for c in post.categories]
+
+
 def candidates_of(
     post: Features,
     by_tag: Mapping[str, Sequence[Features]],
     classes: Mapping[str, int],
     windows: Iterable[Sequence[Features]],
 ) -> dict[str, Features]:
-    """The posts that may be listed for ``post``: rare-tag mates and category neighbours."""
+    """The posts that may be listed for ``post``: every mate of its rare tags, and the
+    ``windows`` around it in its timelines (see :func:`timelines_of`)."""
     found: dict[str, Features] = {}
     for tag in post.tags:
         if classes.get(tag, COMMON) != COMMON:
@@ -302,22 +311,23 @@ def recompute_all(
     everyone = {post.url: post for post in posts}
     classes = tag_classes(everyone.values(), settings)
     by_tag: dict[str, list[Features]] = defaultdict(list)
-    by_category: dict[str, list[Features]] = defaultdict(list)
+    timelines: dict[str, list[Features]] = defaultdict(list)
     for post in everyone.values():
         for tag in post.tags:
             by_tag[tag].append(post)
+            timelines[f"tag/{tag}"].append(post)
         for category in post.categories:
-            by_category[category].append(post)
+            timelines[f"category/{category}"].append(post)
     position: dict[tuple[str, str], int] = {}
-    for category, members in by_category.items():
+    for list_id, members in timelines.items():
         members.sort(key=lambda p: p.sort_key)
         for index, member in enumerate(members):
-            position[(category, member.url)] = index
+            position[(list_id, member.url)] = index
     lists: dict[str, list[Ranked]] = {}
     for post in everyone.values():
         windows = [
-            window_around(by_category[c], position[(c, post.url)], settings.window)
-            for c in post.categories
+            window_around(timelines[t], position[(t, post.url)], settings.window)
+            for t in timelines_of(post, classes)
         ]
         found = candidates_of(post, by_tag, classes, windows)
         lists[post.url] = rank(post, found.values(), classes, settings)

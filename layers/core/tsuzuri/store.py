@@ -31,8 +31,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tsuzuri.aws import call, error_code
 from tsuzuri.dynamo_types import deserialize, serialize
-from tsuzuri.errors import TransientError, UrlCollision
+from tsuzuri.errors import UrlCollision
 from tsuzuri.model import Heading, Post, PostSummary, Term
 
 _THROTTLING = {
@@ -115,7 +116,7 @@ class PostStore:
         try:
             self._call("put_item", TableName=self._table, Item=_dump(item), **kwargs)
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             # A newer event for this key has already been recorded; it owns the outcome.
 
@@ -178,7 +179,7 @@ class PostStore:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             owner = self.get_post_owner(post.url) or "another file"
             raise UrlCollision(
@@ -202,7 +203,7 @@ class PostStore:
                 ExpressionAttributeValues={":key": {"S": source_key}},
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return  # someone else owns that URL now: leave it alone
         self._call(
@@ -268,7 +269,7 @@ class PostStore:
                 },
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     def list_members(self, list_id: str) -> list[PostSummary]:
@@ -361,29 +362,7 @@ class PostStore:
             kwargs["ExclusiveStartKey"] = last
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._db, operation)(**kwargs)
-        except ClientError as exc:
-            if _code(exc) in _THROTTLING:
-                raise TransientError(f"DynamoDB {operation}: {_code(exc)}") from exc
-            raise
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    if _code(exc) == "ConditionalCheckFailedException":
-        return True
-    if _code(exc) != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []
-    codes = {r.get("Code") for r in reasons}
-    if codes & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}:
-        raise TransientError("DynamoDB transaction conflict") from exc
-    # moto may omit the reasons; its message still names the failed condition.
-    return "ConditionalCheckFailed" in codes or "ConditionalCheckFailed" in str(exc)
+        return call("DynamoDB", getattr(self._db, operation), _THROTTLING, **kwargs)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
