@@ -1,0 +1,112 @@
+"""Two renders at once lose nothing; a crash between index and pages heals on retry."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import SITE
+from tests.support.site import Site, post_text
+from tsuzuri.publisher import Change
+from tsuzuri.runtime import build_publisher, make_clients
+
+
+def test_concurrent_renders_never_lose_each_others_posts(site: Site, moto_endpoint: str) -> None:
+    # A second, independent publisher: another Lambda execution environment.
+    other_clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
+    other = build_publisher(site.settings, other_clients, site=SITE, environ={})
+    other.clock = site.publisher.clock
+    keys = [f"posts/2026-01-{day:02d}-race-{day}.md" for day in range(1, 9)]
+    for day, key in enumerate(keys, start=1):
+        site.upload(
+            key, post_text(f"競合{day}", date=f"2026-01-{day:02d} 10:00:00 +0900", tags="[AWS]")
+        )
+
+    def run(publisher: object, mine: list[str]) -> None:
+        for key in mine:
+            publisher.process([Change(key, removed=False, token=key)])  # type: ignore[attr-defined]
+
+    threads = [
+        threading.Thread(target=run, args=(site.publisher, keys[0::2])),
+        threading.Thread(target=run, args=(other, keys[1::2])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    tag = site.json("/tags/aws/index.json")
+    assert tag["count"] == 8
+    assert {p["url"] for p in tag["posts"]} == {f"/2026/01/{d:02d}/race-{d}/" for d in range(1, 9)}
+    home = site.page("/") or ""
+    assert all(f"/2026/01/0{d}/race-{d}/" in home for d in (6, 7, 8))  # newest 3 (paginate 3)
+    for day in range(2, 8):  # every neighbour link is right despite the interleaving
+        page = site.page(f"/2026/01/{day:02d}/race-{day}/") or ""
+        assert f"/2026/01/{day - 1:02d}/race-{day - 1}/" in page
+        assert f"/2026/01/{day + 1:02d}/race-{day + 1}/" in page
+
+
+def test_a_render_that_read_a_stale_list_renders_again(
+    site: Site, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reads the tag list, then B publishes and renders, then A writes its stale pages:
+    A must notice the list version moved and render again."""
+    other = build_publisher(
+        site.settings, make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1"),
+        site=SITE, environ={},
+    )  # fmt: skip
+    other.clock = site.publisher.clock
+    first, second = "posts/2026-01-01-slow.md", "posts/2026-01-02-fast.md"
+    site.upload(first, post_text("遅い", date="2026-01-01 10:00:00 +0900", tags="[AWS]"))
+    site.upload(second, post_text("速い", date="2026-01-02 10:00:00 +0900", tags="[AWS]"))
+    a_has_rendered, b_is_done = threading.Event(), threading.Event()
+    real_diff = site.publisher.output.diff
+
+    def diff_then_wait(files: object) -> object:
+        if not a_has_rendered.is_set():
+            a_has_rendered.set()
+            assert b_is_done.wait(30)
+        return real_diff(files)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(site.publisher.output, "diff", diff_then_wait)
+    slow = threading.Thread(
+        target=site.publisher.process, args=([Change(first, False, token="a")],)
+    )
+    slow.start()
+    assert a_has_rendered.wait(30)
+    other.process([Change(second, False, token="b")])
+    b_is_done.set()
+    slow.join(30)
+
+    tag = site.page("/tags/aws/") or ""
+    assert "/2026/01/01/slow/" in tag
+    assert "/2026/01/02/fast/" in tag, "the slow render must not overwrite the newer list"
+    assert site.json("/tags/aws/index.json")["count"] == 2
+
+
+def test_a_crash_after_the_index_is_healed_by_the_redelivered_event(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "posts/2026-02-11-crash.md"
+    site.upload(key, post_text("落ちても戻る", tags="[AWS]"))
+    output = site.publisher.output
+    real_put = output.put
+
+    def crash(files: object) -> list[str]:
+        raise OSError("the execution environment died")
+
+    monkeypatch.setattr(output, "put", crash)
+    with pytest.raises(OSError, match="died"):
+        site.publisher.process([site.change(key)])
+    assert site.page("/2026/02/12/crash/") is None
+    assert site.publisher.store.pending_outbox(), "the paths wait in the outbox"
+
+    monkeypatch.setattr(output, "put", real_put)
+    site.publisher.process([site.change(key)])  # Lambda redelivers the message
+
+    assert "落ちても戻る" in (site.page("/2026/02/12/crash/") or "")
+    assert "/2026/02/12/crash/" in (site.page("/tags/aws/") or "")
+    assert site.publisher.store.pending_outbox() == []
+    invalidated = [p for batch in site.invalidations() for p in batch]
+    assert "/2026/02/12/crash/" in invalidated
