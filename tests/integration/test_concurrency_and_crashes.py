@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from tsuzuri.publisher import Change
+from tsuzuri.runtime import build_publisher, make_clients
 
 from tests.conftest import SITE
 from tests.support.site import Site, post_text
-from tsuzuri.publisher import Change
-from tsuzuri.runtime import build_publisher, make_clients
 
 
 def test_concurrent_renders_never_lose_each_others_posts(site: Site, moto_endpoint: str) -> None:
