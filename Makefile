@@ -40,3 +40,18 @@ dev: install
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Jekyll 4 (with the feed, seo-tag, sitemap and paginate plugins) and Hugo from Debian,
+# installed when run as root, then a full build of the same corpus with each.
+# Peers still missing are skipped. Quick check: make bench-peers PEERS_ARGS="--posts 100 --runs 1"
+PEER_PACKAGES := jekyll hugo ruby-jekyll-feed ruby-jekyll-seo-tag ruby-jekyll-sitemap ruby-jekyll-paginate
+PEERS_ARGS ?= --posts 2500 --runs 3
+
+.PHONY: bench-peers
+bench-peers: install
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PEER_PACKAGES); \
+	else \
+		echo "bench-peers: not root (or no apt-get), not installing $(PEER_PACKAGES)"; \
+	fi
+	$(BIN)/python benchmarks/peers.py $(PEERS_ARGS)
