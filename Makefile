@@ -7,7 +7,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
 
-.PHONY: install test lint dev clean sam-tools
+.PHONY: install test test-slow lint dev clean sam-tools
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ $(SAM):
 
 test: install sam-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Long property and load suites, kept out of `make test` so it stays under 10 minutes.
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -786,3 +786,143 @@ def test_sam_build(tmp_path: Path) -> None:
     built_resources = cfn_yaml.load(str(build_dir / "template.yaml"))["Resources"]
     assert built_resources["RenderFunction"]["Properties"]["CodeUri"] == "RenderFunction"
     assert built_resources["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
+
+
+# ------------------------------------------------------------- related-posts function
+
+
+def _related_event(template: dict[str, Any]) -> dict[str, Any]:
+    function = template["Resources"]["RelatedFunction"]["Properties"]
+    (event,) = [e for e in function["Events"].values() if e["Type"] == "DynamoDB"]
+    props: dict[str, Any] = event["Properties"]
+    return props
+
+
+def test_related_function_settings(template: dict[str, Any]) -> None:
+    props = template["Resources"]["RelatedFunction"]["Properties"]
+    assert props["CodeUri"] == "functions/related/"
+    assert props["Handler"] == "app.lambda_handler"
+    assert (ROOT / "functions" / "related" / "app.py").is_file()
+    assert function_setting(template, "RelatedFunction", "Runtime") == "python3.13"
+    assert function_setting(template, "RelatedFunction", "Architectures") == ["arm64"]
+    assert function_setting(template, "RelatedFunction", "Layers") == [{"Ref": "CoreLayer"}]
+    assert props["Role"] == {"Fn::GetAtt": ["RelatedFunctionRole", "Arn"]}
+    assert props["LoggingConfig"] == {"LogGroup": {"Ref": "RelatedLogGroup"}}
+    log_group = template["Resources"]["RelatedLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    env = merged_function_env(template, "RelatedFunction")
+    assert env["POWERTOOLS_SERVICE_NAME"] == "tsuzuri-related"
+    assert env["TABLE_NAME"] == {"Ref": "Table"}
+
+
+def test_related_stream_mapping_filters_bisects_and_parks_poison_records(
+    template: dict[str, Any],
+) -> None:
+    props = _related_event(template)
+    assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    # Give up on a record well before the stream's 24-hour retention drops it.
+    assert 0 < props["MaximumRecordAgeInSeconds"] < 86_400
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["RelatedFailureQueue", "Arn"]}}
+    }
+    assert props["ParallelizationFactor"] == 1
+    queue = template["Resources"]["RelatedFailureQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 1209600
+
+
+def test_related_filter_lets_only_post_items_in() -> None:
+    """The pattern as Lambda evaluates it, on the sample events: a POST record passes; the
+    function's own items (RELATED, RX#, RBY#, RPENDING) and the render's never do."""
+    from tsuzuri.devstack import matches_filter, related_mapping
+    from tsuzuri.provision import load_template
+
+    from tests.support.events import load_event
+
+    (pattern,) = related_mapping(load_template())["filters"]
+    assert pattern == {"dynamodb": {"Keys": {"sk": {"S": ["POST"]}}}}
+    for name in ("insert", "modify", "remove"):
+        (record,) = load_event(f"dynamodb_stream_{name}", URL="/a/", SEQUENCE_NUMBER="1")["Records"]
+        assert matches_filter(pattern, record)
+        for pk, sk in (
+            ("POST#/a/", "RELATED"),
+            ("POST#/a/", "BODY"),
+            ("RX#tag/aws", "2026-02-11T20:59:09Z#/a/"),
+            ("RBY#/a/", "/b/"),
+            ("RPENDING", "/a/"),
+            ("LISTS", "all"),
+        ):
+            record["dynamodb"]["Keys"] = {"pk": {"S": pk}, "sk": {"S": sk}}
+            assert not matches_filter(pattern, record), (pk, sk)
+
+
+def test_related_permissions_are_scoped(resources: dict[str, Any]) -> None:
+    granted: dict[str, list[Any]] = {}
+    for function, statement in all_function_statements(resources):
+        if function != "RelatedFunction":
+            continue
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, []).extend(as_list(statement["Resource"]))
+    stream = [{"Fn::Sub": "${Table.Arn}/stream/*"}]
+    table = [{"Fn::GetAtt": ["Table", "Arn"]}]
+    expected: dict[str, list[Any]] = {
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["RelatedLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["RelatedLogGroup", "Arn"]}],
+        "dynamodb:DescribeStream": stream,
+        "dynamodb:GetRecords": stream,
+        "dynamodb:GetShardIterator": stream,
+        "dynamodb:ListStreams": stream,
+        "sqs:SendMessage": [{"Fn::GetAtt": ["RelatedFailureQueue", "Arn"]}],
+        "s3:ListBucket": [
+            {"Fn::GetAtt": ["SourceBucket", "Arn"]},
+            {"Fn::GetAtt": ["SiteBucket", "Arn"]},
+        ],
+        "s3:GetObject": [
+            {"Fn::Sub": "${SourceBucket.Arn}/_config.yml"},
+            {"Fn::Sub": "${SourceBucket.Arn}/_config.yaml"},
+            {"Fn::Sub": "${SourceBucket.Arn}/_config.json"},
+            {"Fn::Sub": "${SiteBucket.Arn}/*"},
+        ],
+        "s3:PutObject": [{"Fn::Sub": "${SiteBucket.Arn}/*"}],
+        "cloudfront:CreateInvalidation": [{"Fn::Sub": DISTRIBUTION_ARN}],
+        "cloudfront:GetInvalidation": [{"Fn::Sub": DISTRIBUTION_ARN}],
+        "xray:PutTraceSegments": ["*"],
+        "xray:PutTelemetryRecords": ["*"],
+    }
+    for action in ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem"]:
+        expected[f"dynamodb:{action}"] = table
+    expected["dynamodb:BatchWriteItem"] = table
+    assert set(granted) == set(expected), set(granted) ^ set(expected)
+    for action, wanted in expected.items():
+        assert sorted(map(str, granted[action])) == sorted(map(str, wanted)), action
+    # Nothing in the source bucket but the site config, and nothing deleted anywhere.
+    assert not any(a in granted for a in ("s3:DeleteObject", "dynamodb:Scan"))
+
+
+def test_related_alarms_and_outputs(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    errors = resources["RelatedErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "RelatedFunction"}}]
+    queue = resources["RelatedFailureAlarm"]["Properties"]
+    assert (queue["Namespace"], queue["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert queue["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["RelatedFailureQueue", "QueueName"]}}
+    ]
+    age = resources["RelatedIteratorAgeAlarm"]["Properties"]
+    assert (age["MetricName"], age["Statistic"]) == ("IteratorAge", "Maximum")
+    for alarm in (errors, queue, age):
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], NO_VALUE]
+        }
+    outputs = template["Outputs"]
+    assert outputs["RelatedFailureQueueUrl"]["Value"] == {"Ref": "RelatedFailureQueue"}
+    assert outputs["RelatedFunctionName"]["Value"] == {"Ref": "RelatedFunction"}

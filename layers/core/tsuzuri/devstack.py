@@ -9,6 +9,7 @@ partial batch failures, retries and dead-letter queue.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import logging
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -175,6 +177,227 @@ class EventPump:
             "eventSourceARN": self.queue_arn,
             "awsRegion": "ap-northeast-1",
         }
+
+
+RELATED_HANDLER = REPO / "functions" / "related" / "app.py"
+
+
+def related_mapping(template: dict[str, Any]) -> dict[str, Any]:
+    """The related function's stream event source mapping, as template.yaml declares it."""
+    function = template["Resources"]["RelatedFunction"]["Properties"]
+    (event,) = (e["Properties"] for e in function["Events"].values() if e["Type"] == "DynamoDB")
+    filters = event.get("FilterCriteria", {}).get("Filters", [])
+    return {
+        "filters": [json.loads(f["Pattern"]) for f in filters],
+        "batch_size": int(event.get("BatchSize", 100)),
+        "max_retries": int(event.get("MaximumRetryAttempts", -1)),
+        "bisect": bool(event.get("BisectBatchOnFunctionError", False)),
+        "starting_position": str(event.get("StartingPosition", "LATEST")),
+        "report_failures": "ReportBatchItemFailures" in event.get("FunctionResponseTypes", []),
+    }
+
+
+def matches_filter(pattern: dict[str, Any], value: Any) -> bool:
+    """Lambda event filtering for the pattern forms tsuzuri uses: nested objects whose
+    leaves are lists of accepted values."""
+    if not isinstance(value, dict):
+        return False
+    for key, expected in pattern.items():
+        if key not in value:
+            return False
+        if isinstance(expected, dict):
+            if not matches_filter(expected, value[key]):
+                return False
+        elif value[key] not in expected:
+            return False
+    return True
+
+
+def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A ``get_records`` record in the shape Lambda delivers it (JSON: binary as base64,
+    the creation time in epoch seconds, ``eventSourceARN`` added)."""
+
+    def jsonable(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        if isinstance(value, dict):
+            return {k: jsonable(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set):
+            return [jsonable(v) for v in value]
+        return value
+
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": jsonable(change),
+        "eventSourceARN": stream_arn,
+    }
+
+
+@dataclass
+class StreamPump:
+    """Lambda's DynamoDB stream event source mapping, as far as tsuzuri relies on it.
+
+    Reads every shard of the table's stream in order, drops records that match none of
+    the filter patterns (as Lambda does, before invoking), invokes the handler with
+    batches of up to ``batch_size`` records, and on a failure (a reported
+    ``batchItemFailures`` sequence number, or an exception) retries from the failed
+    record, halving the batch when ``bisect`` is on. After ``max_retries`` retries the
+    remaining records of the batch go to ``on_failure`` (the on-failure destination)
+    and the shard moves on, so a poison record never blocks it.
+    """
+
+    streams: Any
+    stream_arn: str
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    filters: list[dict[str, Any]] = field(default_factory=list)
+    batch_size: int = 100
+    max_retries: int = 3
+    bisect: bool = True
+    starting_position: str = "TRIM_HORIZON"
+    on_failure: Callable[[dict[str, Any]], None] = lambda _message: None
+    region: str = "ap-northeast-1"
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    invocations: int = 0
+    records_read: int = 0
+    records_delivered: int = 0
+    failures_sent: int = 0
+    _iterators: dict[str, str | None] = field(default_factory=dict)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                if not self.poll():
+                    self.stop_event.wait(POLL_SECONDS)
+            except Exception as exc:
+                if not self.stop_event.is_set():
+                    print(f"stream pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                    time.sleep(1)
+
+    def drain(self, max_polls: int = 100) -> int:
+        """Poll until a poll delivers nothing to the handler; returns the records
+        delivered. A handler whose writes pass the filter never gets there."""
+        total = 0
+        for _ in range(max_polls):
+            before = self.records_delivered
+            self.poll()
+            delivered = self.records_delivered - before
+            total += delivered
+            if not delivered:
+                return total
+        raise RuntimeError("the stream did not go quiet: the handler may be re-triggering itself")
+
+    def poll(self) -> int:
+        """Read what is new on every shard and deliver it. Returns records read."""
+        read = 0
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id,
+                    ShardIteratorType=self.starting_position,
+                )["ShardIterator"]  # fmt: skip
+            iterator = self._iterators[shard_id]
+            records: list[dict[str, Any]] = []
+            while iterator:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                batch = response.get("Records", [])
+                iterator = response.get("NextShardIterator")
+                records += batch
+                if len(batch) < 1000:
+                    break  # caught up for now; the next poll goes on from here
+            self._iterators[shard_id] = iterator
+            read += len(records)
+            self.records_read += len(records)
+            events = [lambda_stream_record(r, self.stream_arn, self.region) for r in records]
+            wanted = [e for e in events if self._wanted(e)]
+            self.records_delivered += len(wanted)
+            self._deliver(shard_id, wanted)
+        return read
+
+    def _wanted(self, record: dict[str, Any]) -> bool:
+        return not self.filters or any(matches_filter(p, record) for p in self.filters)
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        batches = [
+            records[i : i + self.batch_size] for i in range(0, len(records), self.batch_size)
+        ]
+        while batches:
+            batch = batches.pop(0)
+            retries = 0
+            while batch:
+                failed_at, error = self._invoke(batch)
+                if failed_at is None:
+                    break
+                remaining = batch[failed_at:]
+                retries += 1
+                if self.max_retries >= 0 and retries > self.max_retries:
+                    self._send_failure(shard_id, remaining, error, retries)
+                    break
+                if self.bisect and len(remaining) > 1:
+                    half = len(remaining) // 2
+                    batches.insert(0, remaining[half:])
+                    remaining = remaining[:half]
+                batch = remaining
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> tuple[int | None, str]:
+        """Index of the first record to retry (None: all done) and the error seen."""
+        self.invocations += 1
+        try:
+            response = self.handler({"Records": batch}, LambdaContext("tsuzuri-related"))
+        except Exception as exc:
+            print(f"related function raised {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 0, f"{type(exc).__name__}: {exc}"
+        failures = [f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])]
+        if not failures:
+            return None, ""
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        positions = [numbers.index(f) for f in failures if f in numbers]
+        # An identifier that is not in the batch fails the whole batch, as in Lambda.
+        return (min(positions) if len(positions) == len(failures) else 0), "batchItemFailures"
+
+    def _send_failure(
+        self, shard_id: str, records: list[dict[str, Any]], error: str, attempts: int
+    ) -> None:
+        """The on-failure destination's message for a stream batch (records stay in the
+        stream for 24 hours; the message says where they are)."""
+        self.failures_sent += 1
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        self.on_failure(
+            {
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "functionArn": LambdaContext("tsuzuri-related").invoked_function_arn,
+                    "condition": "RetryAttemptsExhausted",
+                    "approximateInvokeCount": attempts,
+                },
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": error,
+                },
+                "version": "1.0",
+                "timestamp": now,
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id,
+                    "startSequenceNumber": first["SequenceNumber"],
+                    "endSequenceNumber": last["SequenceNumber"],
+                    "approximateArrivalOfFirstRecord": first.get("ApproximateCreationDateTime"),
+                    "approximateArrivalOfLastRecord": last.get("ApproximateCreationDateTime"),
+                    "batchSize": len(records),
+                    "streamArn": self.stream_arn,
+                },
+            }
+        )
 
 
 class DeleteMarkerNotifier:
@@ -408,6 +631,19 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         thread = threading.Thread(target=pump.run, name="render-pump", daemon=True)
         thread.start()
         threads.append(thread)
+        # The related-posts function on the table's stream, with the template's mapping.
+        from tsuzuri.provision import load_template
+
+        related = StreamPump(
+            streams=botocore.session.get_session().create_client(
+                "dynamodbstreams", region_name="ap-northeast-1", endpoint_url=endpoint
+            ),
+            stream_arn=stack.stream_arn or "", handler=load_handler(RELATED_HANDLER).lambda_handler,
+            on_failure=_queue_sender(sqs, "tsuzuri-dev-related-failures"), stop_event=stop,
+            **{k: v for k, v in related_mapping(load_template()).items() if k != "report_failures"},
+        )  # fmt: skip
+        threads.append(threading.Thread(target=related.run, name="related-pump", daemon=True))
+        threads[-1].start()
         preview.start()
         notifier = DeleteMarkerNotifier(
             clients.s3, sqs, settings.source_bucket, stack.queue_url, ("posts/", "assets/")
@@ -427,6 +663,17 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         aws.stop()
         print("stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _queue_sender(sqs: Any, name: str) -> Callable[[dict[str, Any]], None]:
+    """An on-failure destination: each message goes to a (created) SQS queue."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+
+    def send(message: dict[str, Any]) -> None:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message))
+        print(f"related function: records sent to {name}", file=sys.stderr, flush=True)
+
+    return send
 
 
 def _install_sigterm(stop: threading.Event) -> None:

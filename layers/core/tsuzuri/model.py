@@ -83,6 +83,9 @@ class Post:
     layout: str = "post"
     headings: tuple[Heading, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Content sketch for related posts (tsuzuri.related.signature_of), computed once at
+    # parse time from the title and the body's plain text.
+    signature: str = ""
 
     @property
     def terms(self) -> tuple[Term, ...]:

@@ -16,6 +16,7 @@ from tsuzuri.keys import SourceKey, jekyll_slug
 from tsuzuri.markdown import render_markdown
 from tsuzuri.model import Post, Term, TermKind
 from tsuzuri.permalink import expand_permalink, normalize_url_path
+from tsuzuri.related import signature_of
 from tsuzuri.text import reading_time_minutes, slugify, truncate
 
 # Keys tsuzuri interprets; everything else passes through to templates as ``post.extra``.
@@ -83,6 +84,7 @@ def parse_post(source: SourceKey, raw: bytes, site: SiteConfig) -> Post:
         layout=fields.text("layout") or "post",
         headings=rendered.headings,
         extra=_passthrough(front.data),
+        signature=signature_of(f"{title}\n{rendered.text}"),
     )
 
 

@@ -64,12 +64,14 @@ class RelatedSettings:
     max_tags: int = 10
     max_categories: int = 3
     # Weight of a shared rare tag by class floor(log2(df)): df 2-3, 4-7, 8-15, 16-31, 32-63.
-    tag_weights: tuple[int, ...] = (0, 60, 50, 40, 30, 20)
-    common_tag_weight: int = 5
+    tag_weights: tuple[int, ...] = (0, 60, 52, 44, 36, 28)
+    common_tag_weight: int = 20
     category_bonus: int = 15
+    # Up to this much for a candidate no older than the post, half of it a year older.
     recency_max: int = 10
     recency_half_life_days: int = 365
-    content_weight: int = 100
+    # Times the estimated Jaccard similarity of the two posts' content tokens.
+    content_weight: int = 200
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.rare_max_df < 1 or self.window < 0:

@@ -413,6 +413,7 @@ def _post_fields(post: Post) -> dict[str, Any]:
             [[h.level, h.id, h.text] for h in post.headings], ensure_ascii=False
         ),
         "extra": json.dumps(dict(post.extra), ensure_ascii=False),
+        "signature": post.signature,
     }
 
 
@@ -448,6 +449,7 @@ def _post_from_item(
         layout=item.get("layout", "post"),
         headings=tuple(Heading(int(h[0]), h[1], h[2]) for h in json.loads(item["headings"])),
         extra=json.loads(item.get("extra") or "{}"),
+        signature=item.get("signature", ""),
     )
     related = tuple(_summary_from_item(r) for r in related_items)
     return StoredPost(post=post, related=related)

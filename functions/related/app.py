@@ -1,0 +1,98 @@
+"""Related-posts function: DynamoDB stream records of posts in, exact related lists out.
+
+Thin by design: the event source mapping's filter lets only ``sk = POST`` records in
+(the function's own writes never match it), the core syncs each post in order and
+renders the pages whose lists changed, and the first record that failed is reported
+so that Lambda retries from there (ReportBatchItemFailures with bisection).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tsuzuri.config import RuntimeSettings
+from tsuzuri.related_index import RelatedService, build_related
+from tsuzuri.runtime import make_clients
+
+logger = Logger(service="tsuzuri-related")
+metrics = Metrics(namespace="tsuzuri", service="tsuzuri-related")
+
+
+@cache
+def service() -> RelatedService:
+    """Built once per execution environment: config is validated at cold start."""
+    settings = RuntimeSettings.from_env()
+    endpoint = os.environ.get("TSUZURI_AWS_ENDPOINT_URL") or None
+    return build_related(settings, make_clients(endpoint_url=endpoint))
+
+
+def _log_failure(record: dict[str, Any], exc: Exception) -> None:
+    change = record.get("dynamodb", {})
+    logger.warning(
+        f"{type(exc).__name__}: {exc}",
+        extra={
+            "sequence_number": change.get("SequenceNumber"),
+            "event": record.get("eventName"),
+            "keys": change.get("Keys"),
+        },
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event and event.get("action") == "sync":
+        # Invoked by hand: index the posts of a site that existed before this function
+        # (or after its settings changed), a page at a time. Call again with "after"
+        # set to the returned "next" until it is null.
+        synced, following = service().sync_published(
+            str(event.get("after", "")), int(event.get("limit", 100))
+        )
+        metrics.add_metric("RelatedPostsSynced", MetricUnit.Count, synced)
+        logger.info("posts synced", extra={"synced": synced, "next": following})
+        return {"synced": synced, "next": following}
+    records = event.get("Records", [])
+    metrics.add_metric("RelatedRecords", MetricUnit.Count, len(records))
+    started = time.perf_counter()
+    related = service()
+    related.on_error = _log_failure
+    outcome = related.process(records)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    stats = outcome.stats
+    logger.info(
+        "related lists synced",
+        extra={
+            "records": outcome.records,
+            "synced": outcome.synced,
+            "skipped": outcome.skipped,
+            "failed_at": outcome.failed,
+            "recomputed": stats.recomputed,
+            "merged": stats.merged,
+            "lists_written": stats.lists_written,
+            "pages": len(outcome.rendered),
+            "invalidated": len(outcome.invalidated),
+            "ms": round(elapsed_ms, 1),
+        },
+    )
+    metrics.add_metric("RelatedSkipped", MetricUnit.Count, outcome.skipped)
+    metrics.add_metric("RelatedListsWritten", MetricUnit.Count, stats.lists_written)
+    metrics.add_metric("RelatedPagesRendered", MetricUnit.Count, len(outcome.rendered))
+    metrics.add_metric("RelatedMs", MetricUnit.Milliseconds, elapsed_ms)
+    if outcome.failed is not None:
+        metrics.add_metric("RelatedFailed", MetricUnit.Count, 1)
+        return {"batchItemFailures": [{"itemIdentifier": outcome.failed}]}
+    return {"batchItemFailures": []}
+
+
+# Tracer patches botocore for X-Ray and costs cold start: only when tracing is on.
+if os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() == "false":  # pragma: no cover
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer(service="tsuzuri-related")
+    lambda_handler = tracer.capture_lambda_handler(lambda_handler)
