@@ -42,7 +42,11 @@ def moto_endpoint() -> Iterator[str]:
     import logging
 
     from moto.server import ThreadedMotoServer
+    from tsuzuri.devstack import index_moto_queries, notify_delete_markers
 
+    # The dev stack's two moto fixes: tests exercise the same server.
+    index_moto_queries()
+    notify_delete_markers()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns failures
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

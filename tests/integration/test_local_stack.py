@@ -14,7 +14,7 @@ from typing import Any
 import botocore.session
 import pytest
 from tsuzuri import cli
-from tsuzuri.devstack import DeleteMarkerNotifier, EventPump, load_handler
+from tsuzuri.devstack import EventPump, load_handler
 from tsuzuri.provision import LocalStack, load_template, plan_from_template, provision
 from tsuzuri.runtime import Clients
 
@@ -143,9 +143,6 @@ def test_publish_cli_uploads_and_reports_each_file(
 def test_a_delete_in_the_versioned_bucket_unpublishes(local: Running) -> None:
     settings = local.stack.settings
     assert local.stack.queue_url
-    notifier = DeleteMarkerNotifier(
-        local.clients.s3, local.sqs, settings.source_bucket, local.stack.queue_url, ("posts/",)
-    )
     key = "posts/2026-02-11-gone.md"
     local.clients.s3.put_object(
         Bucket=settings.source_bucket, Key=key, Body=post_text("消す").encode()
@@ -153,7 +150,6 @@ def test_a_delete_in_the_versioned_bucket_unpublishes(local: Running) -> None:
     _eventually(lambda: _page(local, "2026/02/12/gone/index.html"))
 
     local.clients.s3.delete_object(Bucket=settings.source_bucket, Key=key)
-    notifier.poll()
 
     _eventually(lambda: _page(local, "2026/02/12/gone/index.html") is None)
     assert "/2026/02/12/gone/" not in (_page(local, "index.html") or "")
