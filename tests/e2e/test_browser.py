@@ -194,6 +194,23 @@ def test_post_page_shows_japanese_text_tags_and_related_section(
 
     assert page.locator("section.related-posts").count() == 1
 
+    # The related function fills the section from the table stream shortly after the
+    # render: wait for it, then every entry is another live post of the sample site.
+    def related_links() -> list[str] | None:
+        visit(page, dev, post.href_path)
+        hrefs: list[str] = page.eval_on_selector_all(
+            "section.related-posts .post-card-title a", "els => els.map(e => e.href)"
+        )
+        return [urlsplit(h).path for h in hrefs] or None
+
+    related = poll(related_links, "the post's related section lists posts", timeout=120)
+    post_paths = {p.href_path for p in corpus() if p.public}
+    assert post.href_path not in related
+    assert set(related) <= post_paths, set(related) - post_paths
+    assert len(set(related)) <= 6
+    for path in set(related):
+        assert fetch(page, dev, path).status == 200, path
+
     page.screenshot(path=artifacts / "post.png", full_page=True)
 
 
