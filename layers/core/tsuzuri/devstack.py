@@ -149,9 +149,14 @@ class EventPump:
     # batches take up to ``loading_batch_size`` messages: the render function renders
     # each touched list page once per batch, so a 2,500-post backlog in batches of 50
     # would render most list pages 50 times. Must stay well within what one invocation
-    # can finish inside the queue's visibility timeout.
+    # can finish inside ``processing_visibility_s``.
     loading: Callable[[], bool] = lambda: False
     loading_batch_size: int = 0
+    # A received batch stays invisible while the handler runs (as with the template's
+    # 360 s); messages it reports failed come back after ``retry_visibility_s``, which
+    # is short locally so that retries stay watchable.
+    processing_visibility_s: int = 360
+    retry_visibility_s: int = 3
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -177,6 +182,7 @@ class EventPump:
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, limit - len(messages)),
                 WaitTimeSeconds=wait,
+                VisibilityTimeout=self.processing_visibility_s,
                 AttributeNames=["All"],
             )
             batch = response.get("Messages", [])
@@ -198,6 +204,19 @@ class EventPump:
             failed = {m["MessageId"] for m in messages}
         elapsed_ms = (time.perf_counter() - started) * 1000
         done = [m for m in messages if m["MessageId"] not in failed]
+        retry = [m for m in messages if m["MessageId"] in failed]
+        for start in range(0, len(retry), 10):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self.retry_visibility_s,
+                    }
+                    for i, m in enumerate(retry[start : start + 10])
+                ],
+            )
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
