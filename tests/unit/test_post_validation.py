@@ -90,3 +90,13 @@ def test_encoded_escapes_are_refused_once_decoded(raw: str) -> None:
 def test_an_empty_list_entry_is_named_plainly() -> None:
     with pytest.raises(FieldError, match="not empty"):
         parse("title: a\ntags: [~, a]")
+
+
+def test_a_duplicate_anchor_is_named_in_the_report() -> None:
+    # libyaml's problem is only "second occurrence"; the context says what is wrong.
+    from tsuzuri.errors import FrontMatterError
+    from tsuzuri.frontmatter import split_front_matter
+
+    with pytest.raises(FrontMatterError, match="duplicate anchor") as caught:
+        split_front_matter("---\ntitle: a\nx: &d 1\ny: &d 2\n---\n")
+    assert caught.value.hint == "each &name may be defined only once"

@@ -421,6 +421,9 @@ def _yaml_error(exc: yaml.MarkedYAMLError, block: str, yaml_lines: list[str]) ->
             # A problem found at the closing fence: try the other mark.
     line = min(line, last_line)
     problem = str(exc.problem or exc.context or "unreadable value")
+    if exc.context and problem == "second occurrence":
+        # libyaml's duplicate anchor: the problem is only where, the context says what.
+        problem = str(exc.context).removesuffix("; first occurrence")
 
     tag = re.search(r"constructor for the tag '([^']*)'", problem)
     if tag:
