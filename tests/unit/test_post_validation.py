@@ -100,3 +100,12 @@ def test_a_duplicate_anchor_is_named_in_the_report() -> None:
     with pytest.raises(FrontMatterError, match="duplicate anchor") as caught:
         split_front_matter("---\ntitle: a\nx: &d 1\ny: &d 2\n---\n")
     assert caught.value.hint == "each &name may be defined only once"
+
+
+@pytest.mark.parametrize("front", ["!!int ", "title: !!int", "title: a\nx: !!int ''", "!!float "])
+def test_an_empty_typed_scalar_is_a_front_matter_error(front: str) -> None:
+    # Found by tests/unit/test_fuzz.py: PyYAML raised IndexError, which escaped as a crash.
+    from tsuzuri.errors import FrontMatterError
+
+    with pytest.raises(FrontMatterError):
+        parse(front)

@@ -227,7 +227,15 @@ class _Loader(_BaseLoader):
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError, AttributeError, RecursionError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            AttributeError,
+            LookupError,
+            RecursionError,
+        ) as exc:
+            # LookupError: PyYAML's int constructor indexes an empty !!int value.
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read this value: {exc}", node.start_mark
             ) from None
