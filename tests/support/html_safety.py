@@ -1,8 +1,9 @@
 """Does generated HTML or XML carry anything a browser would run? Used by the fuzz,
 XSS and browser tests.
 
-:func:`html_problems` parses a page with html5lib (the HTML5 algorithm browsers use)
-and checks every element and attribute: no script other than JSON-LD that parses as
+:func:`html_problems` parses a page with html5lib (the HTML5 algorithm browsers use; or,
+five times faster for the property tests, the standard library's tokenizer) and checks
+every element and attribute: no script other than JSON-LD that parses as
 JSON, no element that loads or runs active content, no ``on*`` attribute, no URL
 attribute whose scheme is ``javascript:``, ``vbscript:`` or ``data:`` once whitespace
 and control characters are dropped (browsers ignore them), no ``style`` with
@@ -15,7 +16,8 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from html.parser import HTMLParser
 
 import html5lib
 
@@ -67,26 +69,63 @@ def _attribute_problems(tag: str, attrs: Iterable[tuple[str, str]]) -> list[str]
     return problems
 
 
-def html_problems(html: str) -> list[str]:
-    """Everything in ``html`` that could run script in a reader's browser."""
-    document = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=False)
-    problems: list[str] = []
-    for element in document.iter():
-        if not isinstance(element.tag, str):
-            continue  # comments
-        tag = _local(element.tag)
+class _Tokens(HTMLParser):
+    """Start tags with their attributes, and the text of each script element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, list[tuple[str, str]], str]] = []
+        self._script: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pairs = [(name, value or "") for name, value in attrs]
+        self.elements.append((tag, pairs, ""))
         if tag == "script":
-            kind = (element.get("type") or "").lower()
-            if kind != "application/ld+json" or element.get("src") is not None:
+            self._script = []
+
+    def handle_data(self, data: str) -> None:
+        if self._script is not None:
+            self._script.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._script is not None:
+            name, attrs, _ = self.elements[-1] if self.elements else ("", [], "")
+            self.elements[-1] = (name, attrs, "".join(self._script))
+            self._script = None
+
+
+def _elements(html: str, parser: str) -> Iterator[tuple[str, list[tuple[str, str]], str]]:
+    if parser == "stdlib":
+        tokens = _Tokens()
+        tokens.feed(html)
+        tokens.close()
+        yield from tokens.elements
+        return
+    document = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=False)
+    for element in document.iter():
+        if isinstance(element.tag, str):  # not a comment
+            yield _local(element.tag), list(element.attrib.items()), element.text or ""
+
+
+def html_problems(html: str, *, parser: str = "html5lib") -> list[str]:
+    """Everything in ``html`` that could run script in a reader's browser.
+
+    ``parser`` is ``"html5lib"`` (what browsers do) or ``"stdlib"`` (faster).
+    """
+    problems: list[str] = []
+    for tag, attrs, text in _elements(html, parser):
+        if tag == "script":
+            kind = dict(attrs).get("type", "").lower()
+            if kind != "application/ld+json" or "src" in dict(attrs):
                 problems.append(f"<script type={kind!r}>")
             else:
                 try:
-                    json.loads(element.text or "")
+                    json.loads(text)
                 except ValueError:
                     problems.append("JSON-LD that is not JSON (a breakout?)")
         elif tag in ACTIVE_ELEMENTS:
             problems.append(f"<{tag}> element")
-        problems += _attribute_problems(tag, element.attrib.items())
+        problems += _attribute_problems(tag, attrs)
     return problems
 
 
