@@ -19,7 +19,7 @@ from tests.support.site import post_text
 
 # A sentence no template, key or message could contain by chance.
 MARKER = "The quick onyx goblin jumps over the lazy dwarf while 七色の鸚鵡が囀る。" * 3
-LEAKS = ("Traceback", 'File "', "site-packages", "tsuzuri/", ".py\"")
+LEAKS = ("Traceback", 'File "', "site-packages", "tsuzuri/", '.py"')
 
 
 @pytest.fixture

@@ -36,6 +36,10 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
+def _condition(statement: dict[str, Any], key: str) -> Any:
+    return statement.get("Condition", {}).get("Bool", {}).get(key)
+
+
 def test_there_are_buckets_to_check(resources: dict[str, Any]) -> None:
     assert {"SourceBucket", "SiteBucket"} <= set(_buckets(resources))
 
@@ -60,7 +64,7 @@ def test_every_bucket_denies_requests_without_tls(resources: dict[str, Any]) -> 
             if s["Effect"] == "Deny"
             and s.get("Principal") == "*"
             and s.get("Action") in ("s3:*", ["s3:*"])
-            and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+            and _condition(s, "aws:SecureTransport") in ("false", False)
         ]
         assert denies, f"{name}: no Deny of s3:* when aws:SecureTransport is false"
         resources_denied = denies[0]["Resource"]
