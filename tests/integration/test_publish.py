@@ -262,3 +262,15 @@ def test_related_lists_are_shown_after_a_refresh(site: Site) -> None:
     assert result.written == ["2026/02/12/hello-tsuzuri/index.html"]
     after = site.page(URL) or ""
     assert "関連する記事" in after.split('class="related-posts"')[1]
+
+
+def test_a_post_uploaded_under_jekylls_posts_folder_is_published(site: Site) -> None:
+    # The key is treated as posts/...; the object must still be read where it was put.
+    key = "_posts/2026-02-11-jekyll-checkout.md"
+    result = site.publish(key, post_text("Jekyllのまま", tags="[AWS]"))
+
+    assert [o.status for o in result.outcomes] == ["published"]
+    assert "Jekyllのまま" in (site.page("/2026/02/12/jekyll-checkout/") or "")
+    assert site.report(key)["status"] == "published"
+    site.unpublish(key)
+    assert site.page("/2026/02/12/jekyll-checkout/") is None

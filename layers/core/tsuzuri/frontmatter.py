@@ -227,7 +227,15 @@ class _Loader(_BaseLoader):
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError, AttributeError, RecursionError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            AttributeError,
+            LookupError,
+            RecursionError,
+        ) as exc:
+            # LookupError: PyYAML's int constructor indexes an empty !!int value.
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read this value: {exc}", node.start_mark
             ) from None
@@ -421,6 +429,9 @@ def _yaml_error(exc: yaml.MarkedYAMLError, block: str, yaml_lines: list[str]) ->
             # A problem found at the closing fence: try the other mark.
     line = min(line, last_line)
     problem = str(exc.problem or exc.context or "unreadable value")
+    if exc.context and problem == "second occurrence":
+        # libyaml's duplicate anchor: the problem is only where, the context says what.
+        problem = str(exc.context).removesuffix("; first occurrence")
 
     tag = re.search(r"constructor for the tag '([^']*)'", problem)
     if tag:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from tsuzuri.config import SiteConfig
 from tsuzuri.dates import parse_date
-from tsuzuri.errors import FieldError, FrontMatterError, TooLarge
+from tsuzuri.errors import DateError, FieldError, FrontMatterError, PermalinkError, TooLarge
 from tsuzuri.frontmatter import FrontMatter, decode_source, split_front_matter
 from tsuzuri.keys import SourceKey, jekyll_slug
 from tsuzuri.markdown import render_markdown
 from tsuzuri.model import Post, Term, TermKind
-from tsuzuri.permalink import expand_permalink, normalize_url_path
+from tsuzuri.permalink import expand_permalink, normalize_url_path, reserved_path
 from tsuzuri.related import signature_of
 from tsuzuri.text import reading_time_minutes, slugify, truncate
 
@@ -54,6 +54,7 @@ def parse_post(source: SourceKey, raw: bytes, site: SiteConfig) -> Post:
         url = expand_permalink(
             site.permalink, date=post_date, slug=slug, categories=[t.slug for t in categories]
         )
+    _check_not_reserved(url, "permalink" if permalink else "the URL", fields.line("permalink"))
 
     rendered = render_markdown(front.body)
     excerpt_source = fields.text("excerpt") or rendered.first_paragraph
@@ -169,9 +170,23 @@ def _post_date(fields: _Fields, source: SourceKey, site: SiteConfig) -> datetime
     explicit = fields.date("date", site)
     if explicit is not None:
         return explicit
-    # Jekyll takes the filename's day, at midnight in the site timezone.
-    day = date.fromisoformat(source.filename_date)
-    return datetime.combine(day, time(0), tzinfo=site.tz)
+    # Jekyll takes the filename's day, at midnight in the site timezone, and (as Jekyll)
+    # only needs it to be a real day when the front matter has no date.
+    try:
+        return parse_date(source.filename_date, tz=site.tz, field="the date in the file name")
+    except DateError as exc:
+        exc.hint = "rename the file with a real day (YYYY-MM-DD), or add a date: line"
+        raise
+
+
+def _check_not_reserved(url: str, field: str, line: int | None) -> None:
+    why = reserved_path(url)
+    if why is not None:
+        raise PermalinkError(
+            f"{field} {url} is taken: {why}",
+            line=line,
+            hint="choose another permalink (or file name) for this post",
+        )
 
 
 def _terms(
@@ -245,9 +260,12 @@ def _redirects(fields: _Fields) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise fields.fail("redirect_from", "must be a path or a list of paths")
     line = fields.line("redirect_from")
-    return tuple(
+    paths = tuple(
         dict.fromkeys(normalize_url_path(i, field="redirect_from", line=line) for i in items)
     )
+    for path in paths:
+        _check_not_reserved(path, "redirect_from", line)
+    return paths
 
 
 def _passthrough(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,6 +281,6 @@ def _json_default(value: object) -> str:
 
 
 def _type_name(value: object) -> str:
-    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(
+    return {dict: "a mapping", list: "a list", bool: "true/false", type(None): "empty"}.get(
         type(value), type(value).__name__
     )

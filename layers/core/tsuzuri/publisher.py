@@ -274,7 +274,8 @@ class Publisher:
             if previous is not None and previous.post.source_key != source.key:
                 previous = None
 
-        obj = self.source.get(source.key, max_bytes=self.site.max_post_bytes)
+        # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
+        obj = self.source.get(change.key, max_bytes=self.site.max_post_bytes)
         if obj is None:
             if previous is not None:
                 self._retract(previous.post, plan)
