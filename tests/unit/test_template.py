@@ -369,7 +369,15 @@ def test_source_notifications_reach_the_queue(resources: dict[str, Any]) -> None
         (rule,) = config["Filter"]["S3Key"]["Rules"]
         assert rule["Name"] == "prefix"
         pairs.add((config["Event"], rule["Value"]))
-    prefixes = ["posts/", "_posts/", "assets/", "_config.yml", "_config.yaml", "_config.json"]
+    prefixes = [
+        "posts/",
+        "_posts/",
+        "pages/",
+        "assets/",
+        "_config.yml",
+        "_config.yaml",
+        "_config.json",
+    ]
     events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
     assert pairs == {(e, p) for e in events for p in prefixes}
     assert len(configs) == len(pairs)

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tsuzuri.buckets import report_key
-from tsuzuri.keys import POST_EXTENSIONS
+from tsuzuri.keys import PAGE_EXTENSIONS, POST_EXTENSIONS
 
 REPO = Path(__file__).resolve().parents[3]
 RENDER_HANDLER = REPO / "functions" / "render" / "app.py"
@@ -77,10 +77,25 @@ def index_moto_queries() -> None:
 
 
 def content_files(content: Path) -> Iterator[tuple[Path, str]]:
-    """(file, source key) pairs for a Jekyll site folder: _posts/ and posts/ go to posts/."""
+    """(file, source key) pairs for a Jekyll site folder: _posts/ and posts/ go to posts/;
+    pages/ and _pages/ to pages/, and so do Jekyll's root-level Markdown pages (a
+    ``.md`` file next to ``_config.yml`` that starts with front matter, e.g. about.md)."""
     for name in ("_config.yml", "_config.yaml", "_config.json"):
         if (content / name).is_file():
             yield content / name, name
+    for folder in ("pages", "_pages"):
+        root = content / folder
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if (
+                    path.is_file()
+                    and path.suffix in PAGE_EXTENSIONS
+                    and not path.name.startswith(".")
+                ):
+                    yield path, "pages/" + path.relative_to(root).as_posix()
+    for path in sorted(content.glob("*.md")):
+        if path.is_file() and not path.name.startswith((".", "_")) and _has_front_matter(path):
+            yield path, f"pages/{path.name}"
     for folder in ("posts", "_posts"):
         root = content / folder
         if root.is_dir():
@@ -96,6 +111,14 @@ def content_files(content: Path) -> Iterator[tuple[Path, str]]:
         for path in sorted(assets.rglob("*")):
             if path.is_file() and not path.name.startswith("."):
                 yield path, "assets/" + path.relative_to(assets).as_posix()
+
+
+def _has_front_matter(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4).lstrip(b"\xef\xbb\xbf").startswith(b"---")
+    except OSError:
+        return False
 
 
 def load_handler(path: Path = RENDER_HANDLER) -> ModuleType:

@@ -9,9 +9,10 @@ from typing import Literal
 
 from tsuzuri.errors import KeyRejected
 
-KeyKind = Literal["post", "asset", "config"]
+KeyKind = Literal["post", "page", "asset", "config"]
 CONFIG_NAMES = frozenset({"_config.yml", "_config.yaml", "_config.json"})
 POST_EXTENSIONS = (".md", ".markdown")
+PAGE_EXTENSIONS = (".md", ".markdown", ".html")
 _POST_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)\.(md|markdown)$")
 # Jekyll's "pretty" slugify: anything but letters, marks, decimal digits and these
 # punctuation characters becomes a hyphen. Matching it keeps existing URLs identical.
@@ -66,9 +67,17 @@ def classify_key(key: str) -> SourceKey:
                 hint="add words after the date, e.g. 2026-02-21-hello.md",
             )
         return SourceKey(key=normalized, kind="post", slug=slug, filename_date=match.group(1))
+    if parts[0] == "pages" and len(parts) > 1:
+        name = parts[-1]
+        if name.startswith(".") or not name.lower().endswith(PAGE_EXTENSIONS):
+            raise KeyRejected(
+                f"{name!r} is not a page",
+                hint="pages are Markdown or HTML files: pages/about.md, pages/contact.html",
+            )
+        return SourceKey(key=normalized, kind="page")
     raise KeyRejected(
-        f"the key {key!r} is outside posts/ and assets/",
-        hint="posts go under posts/, images and files under assets/",
+        f"the key {key!r} is outside posts/, pages/ and assets/",
+        hint="posts go under posts/, static pages under pages/, images and files under assets/",
     )
 
 

@@ -73,6 +73,7 @@ process, and Pygments lexers are loaded per language when a fence needs one.
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ if TYPE_CHECKING:
     from pygments.formatters.html import HtmlFormatter  # type: ignore[import-untyped,unused-ignore]
     from pygments.lexer import Lexer  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["IAL_ATTRIBUTES", "RenderedMarkdown", "render_markdown", "slugify"]
+__all__ = ["IAL_ATTRIBUTES", "RenderedMarkdown", "render_markdown", "sanitize_html", "slugify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,46 @@ def render_markdown(source: str) -> RenderedMarkdown:
     return RenderedMarkdown(
         html=html, headings=headings, first_paragraph=first_paragraph, text=text
     )
+
+
+def sanitize_html(source: str) -> RenderedMarkdown:
+    """An HTML page body (``pages/contact.html``) through the same allow-list as Markdown.
+
+    Headings without an id get one (as in Markdown) so the table of contents can link
+    them; the plain text is the tag-stripped text of what survived the sanitizer.
+    """
+    cleaned = _cleaner().clean(source)
+    headings: list[Heading] = []
+    used: set[str] = set(_HTML_ID_RE.findall(cleaned))
+
+    def heading(match: re.Match[str]) -> str:
+        level, attrs, inner = match.group(1), match.group(2), match.group(3)
+        text = _collapse(html_lib.unescape(_TAG_RE.sub("", inner)))
+        found = _HTML_ID_RE.search(attrs)
+        if found:
+            heading_id = found.group(1)
+        else:
+            base = heading_id = slugify(text)
+            suffix = 0
+            while heading_id in used:
+                suffix += 1
+                heading_id = f"{base}-{suffix}"
+            used.add(heading_id)
+            attrs = f' id="{html_lib.escape(heading_id)}"{attrs}'
+        headings.append(Heading(level=int(level), id=html_lib.unescape(heading_id), text=text))
+        return f"<h{level}{attrs}>{inner}</h{level}>"
+
+    html = _HTML_HEADING_RE.sub(heading, cleaned)
+    paragraph = _HTML_PARAGRAPH_RE.search(html)
+    first = _collapse(html_lib.unescape(_TAG_RE.sub("", paragraph.group(1)))) if paragraph else ""
+    text = _collapse(html_lib.unescape(_TAG_RE.sub(" ", html)))
+    return RenderedMarkdown(html=html, headings=tuple(headings), first_paragraph=first, text=text)
+
+
+_HTML_HEADING_RE = re.compile(r"<h([1-6])((?:\s[^>]*)?)>(.*?)</h\1>", re.DOTALL)
+_HTML_ID_RE = re.compile(r'\sid="([^"]*)"')
+_HTML_PARAGRAPH_RE = re.compile(r"<p(?:\s[^>]*)?>(.*?)</p>", re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def slugify(text: str) -> str:

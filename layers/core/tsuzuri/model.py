@@ -108,6 +108,39 @@ class Post:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A static page (``pages/about.md``): rendered with the theme, outside every list."""
+
+    source_key: str
+    url: str
+    title: str
+    body_html: str
+    description: str = ""
+    headings: tuple[Heading, ...] = ()
+    last_modified_at: datetime | None = None
+    robots: str | None = None
+    sitemap: bool = True
+    published: bool = True
+    layout: str = "page"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_sitemap(self) -> bool:
+        return self.sitemap and "noindex" not in (self.robots or "")
+
+
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """What the page index keeps of a page: enough for the sitemap."""
+
+    url: str
+    title: str
+    source_key: str
+    lastmod: datetime | None = None
+    in_sitemap: bool = True
+
+
 def sort_key(date: datetime, url: str) -> str:
     """Chronological key: UTC instant first, URL as a deterministic tie-break."""
     return f"{date.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}#{url}"

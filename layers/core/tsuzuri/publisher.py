@@ -43,9 +43,10 @@ from tsuzuri.cdn import Invalidator, caller_reference, paths_for_keys
 from tsuzuri.config import SiteConfig
 from tsuzuri.errors import KeyRejected, PostRejected, TransientError, TsuzuriError, UrlCollision
 from tsuzuri.keys import SourceKey, classify_key
-from tsuzuri.model import Post, PostSummary, Term, page_key
+from tsuzuri.model import Page, Post, PostSummary, Term, page_key
+from tsuzuri.page import parse_page
 from tsuzuri.post import parse_post
-from tsuzuri.store import PostStore, StoredPost, sequencer_newer
+from tsuzuri.store import PostStore, SourceRecord, StoredPost, sequencer_newer
 
 if TYPE_CHECKING:
     from tsuzuri.theme import Theme
@@ -123,6 +124,9 @@ class _Plan:
     years: set[int] = field(default_factory=set)
     assets_changed: set[str] = field(default_factory=set)
     refresh: set[str] = field(default_factory=set)  # post pages to re-render as they are
+    fresh_pages: dict[str, Page] = field(default_factory=dict)  # static pages to render
+    pages_changed: bool = False  # the page index changed: re-render the pages sitemap
+    all_pages: bool = False  # re-render every static page (theme or config change)
 
     def touch(self, list_id: str, name: str, sort_key: str) -> None:
         self.lists[list_id] = name
@@ -142,6 +146,9 @@ class _Plan:
         self.years |= other.years
         self.assets_changed |= other.assets_changed
         self.refresh |= other.refresh
+        self.fresh_pages.update(other.fresh_pages)
+        self.pages_changed |= other.pages_changed
+        self.all_pages |= other.all_pages
 
 
 class Publisher:
@@ -237,6 +244,7 @@ class Publisher:
                 # An anchor below every sort key renders all archive pages of the list.
                 plan.touch(info.list_id, info.name, "")
             plan.years.update(m.date.year for m in self.store.list_members(ALL))
+            plan.all_pages = True
         result = BatchResult()
         self._flush_outbox(result)
         self._render(plan, result)
@@ -259,14 +267,11 @@ class Publisher:
                 message="site config loaded for new renders; `tsuzuri rebuild` re-renders the rest",
             )  # fmt: skip
         record = self.store.get_source(source.key)
-        if (
-            change.sequencer
-            and record is not None
-            and record.sequencer
-            and change.sequencer != record.sequencer
-            and not sequencer_newer(change.sequencer, record.sequencer)
-        ):
+        if _stale(change, record):
+            assert record is not None
             return Outcome(change.key, "stale", url=record.url, message="a newer event was applied")
+        if source.kind == "page":
+            return self._apply_page(change, source, record, plan)
 
         previous: StoredPost | None = None
         if record is not None and record.url:
@@ -297,6 +302,12 @@ class Publisher:
             return Outcome(change.key, "hidden", url=post.url, message=f"not public: {why}")
 
         self._check_redirects(post)
+        page_owner = self.store.get_page_owner(post.url)
+        if page_owner is not None:
+            raise UrlCollision(
+                f"{post.url} is already the URL of the page {page_owner}",
+                hint="change the slug in the filename, the date, or set a permalink",
+            )
         self.store.claim_and_put_post(post)
         if previous is not None and previous.post.url != post.url:
             self._retract(previous.post, plan)
@@ -363,6 +374,42 @@ class Publisher:
         plan.delete_keys.update(page_key(p) for p in post.redirect_from)
         plan.years.add(post.date.year)
 
+    def _apply_page(
+        self, change: Change, source: SourceKey, record: SourceRecord | None, plan: _Plan
+    ) -> Outcome:
+        """A static page: claim its URL, render it with the theme, keep the page index."""
+        previous = record.url if record is not None and record.state == "published" else None
+        obj = self.source.get(source.key, max_bytes=self.site.max_post_bytes)
+        if obj is None:
+            if previous:
+                self._retract_page(previous, source.key, plan)
+            self.store.put_source(
+                source.key, url=None, state="unpublished", sequencer=change.sequencer
+            )
+            return Outcome(change.key, "unpublished", url=previous)
+        page = parse_page(source, obj.body, self.site)
+        if not page.published:
+            if previous:
+                self._retract_page(previous, source.key, plan)
+            self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
+            return Outcome(
+                change.key, "hidden", url=page.url, message="not public: published: false"
+            )
+        self.store.claim_and_put_page(page)
+        if previous and previous != page.url:
+            self._retract_page(previous, source.key, plan)
+        plan.fresh_pages[page.url] = page
+        plan.pages_changed = True
+        self.store.put_source(
+            source.key, url=page.url, state="published", sequencer=change.sequencer
+        )
+        return Outcome(change.key, "published", url=page.url)
+
+    def _retract_page(self, url: str, source_key: str, plan: _Plan) -> None:
+        if self.store.delete_page(url, source_key):
+            plan.delete_keys.add(page_key(url))
+        plan.pages_changed = True
+
     def _apply_asset(self, change: Change, source: SourceKey, plan: _Plan) -> Outcome:
         if change.removed or not self.source.exists(source.key):
             plan.delete_keys.add(source.key)
@@ -379,6 +426,8 @@ class Publisher:
             and not plan.assets_changed
             and not plan.fresh_posts
             and not plan.refresh
+            and not plan.pages_changed
+            and not plan.all_pages
         ):
             return
         watched = set(plan.lists) | {ALL}
@@ -430,12 +479,41 @@ class Publisher:
             files += pages
             obsolete |= gone
         files += self._post_pages(timeline, plan)
+        files += self._static_pages(plan)
         if plan.lists:
             feeds, gone = self._feeds_and_sitemaps(timeline, plan)
             files += feeds
             obsolete |= gone
             files += self._static_files()
+        elif plan.pages_changed:
+            files += self._pages_sitemap(timeline)
         return files, obsolete
+
+    def _static_pages(self, plan: _Plan) -> list[SiteFile]:
+        pages = dict(plan.fresh_pages)
+        if plan.all_pages:
+            for entry in self.store.list_pages():
+                if entry.url not in pages:
+                    stored = self.store.get_page(entry.url)
+                    if stored is not None:
+                        pages[entry.url] = stored
+        return [
+            page_file(page_key(url), self.theme.render_page(page))
+            for url, page in sorted(pages.items())
+        ]
+
+    def _pages_sitemap(self, timeline: Sequence[PostSummary]) -> list[SiteFile]:
+        """``sitemaps/pages.xml`` (static pages) and the sitemap index that lists it."""
+        entries = [(p.url, p.lastmod) for p in self.store.list_pages() if p.in_sitemap]
+        files = [page_file("sitemaps/pages.xml", self.theme.render_sitemap(entries), FEED_CACHE)]
+        files.append(
+            page_file(
+                "sitemap.xml",
+                self.theme.render_sitemap_index(_sitemap_index(timeline)),
+                FEED_CACHE,
+            )
+        )
+        return files
 
     def _list_pages(
         self, list_id: str, name: str, members: Sequence[PostSummary], plan: _Plan
@@ -551,14 +629,15 @@ class Publisher:
                 list_entries.append(
                     ((f"/tags/{slug}/" if kind == "tag" else f"/category/{slug}/"), None)
                 )
+        list_entries += [("/archive/", None)]
+        list_entries += [(f"/archive/{year}/", None) for year in sorted(by_year)]
         files.append(
             page_file("sitemaps/lists.xml", self.theme.render_sitemap(list_entries), FEED_CACHE)
         )
-        index = [("/sitemaps/lists.xml", None)] + [
-            (f"/sitemaps/posts-{year}.xml", max((m.lastmod or m.date) for m in members))
-            for year, members in sorted(by_year.items())
-        ]
-        files.append(page_file("sitemap.xml", self.theme.render_sitemap_index(index), FEED_CACHE))
+        files += self._pages_sitemap(timeline)
+        archive, gone = self._archive_pages(by_year, plan)
+        files += archive
+        obsolete |= gone
         tags = [
             {
                 "name": i.name,
@@ -584,6 +663,36 @@ class Publisher:
         )
         return files, obsolete
 
+    def _archive_pages(
+        self, by_year: dict[int, list[PostSummary]], plan: _Plan
+    ) -> tuple[list[SiteFile], set[str]]:
+        """``/archive/`` (every year and month with its count) and ``/archive/<year>/``
+        (that year's posts by month) for the years this batch touched."""
+        months: list[tuple[int, list[tuple[int, int]]]] = []
+        for year in sorted(by_year, reverse=True):
+            counts: dict[int, int] = defaultdict(int)
+            for member in by_year[year]:
+                counts[member.date.month] += 1
+            months.append((year, sorted(counts.items(), reverse=True)))
+        files = [page_file("archive/index.html", self.theme.render_archive_index(months))]
+        obsolete: set[str] = set()
+        for year in sorted(plan.years):
+            key = f"archive/{year}/index.html"
+            members = by_year.get(year)
+            if not members:
+                obsolete.add(key)
+                continue
+            grouped: dict[int, list[PostSummary]] = defaultdict(list)
+            for member in members:  # newest first
+                grouped[member.date.month].append(member)
+            files.append(
+                page_file(
+                    key,
+                    self.theme.render_archive_year(year, sorted(grouped.items(), reverse=True)),
+                )
+            )
+        return files, obsolete
+
     def _static_files(self) -> list[SiteFile]:
         files = [
             page_file("robots.txt", self.theme.render_robots(), FEED_CACHE),
@@ -592,6 +701,28 @@ class Publisher:
         for key, (body, content_type) in self.theme.static_files().items():
             files.append(SiteFile(key, body, content_type, ASSET_CACHE))
         return files
+
+
+def _sitemap_index(timeline: Sequence[PostSummary]) -> list[tuple[str, datetime | None]]:
+    by_year: dict[int, datetime] = {}
+    for member in timeline:
+        stamp = member.lastmod or member.date
+        if member.date.year not in by_year or stamp > by_year[member.date.year]:
+            by_year[member.date.year] = stamp
+    return [("/sitemaps/lists.xml", None), ("/sitemaps/pages.xml", None)] + [
+        (f"/sitemaps/posts-{year}.xml", stamp) for year, stamp in sorted(by_year.items())
+    ]
+
+
+def _stale(change: Change, record: SourceRecord | None) -> bool:
+    """An event older than the one already applied to this key."""
+    return bool(
+        change.sequencer
+        and record is not None
+        and record.sequencer
+        and change.sequencer != record.sequencer
+        and not sequencer_newer(change.sequencer, record.sequencer)
+    )
 
 
 def _bucket_count(count: int, per_page: int) -> int:

@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from tsuzuri.aws import error_code
-from tsuzuri.errors import TransientError
+from tsuzuri.errors import ConfigError, TransientError
 from tsuzuri.related import (
     COMMON,
     DEFAULT_SETTINGS,
@@ -1090,21 +1090,28 @@ class RelatedService:
         return pending
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> RelatedSettings:
-    """``TSUZURI_RELATED_COUNT`` / ``_RARE_MAX_DF`` / ``_WINDOW`` override the defaults.
-    Changing them needs every list recomputed (``RelatedIndex.sync_all``)."""
+def settings_from_env(
+    environ: Mapping[str, str] | None = None, configured: Mapping[str, int] | None = None
+) -> RelatedSettings:
+    """``related:`` in ``_config.yml``, then ``TSUZURI_RELATED_COUNT`` / ``_RARE_MAX_DF`` /
+    ``_WINDOW`` override the defaults. Changing them needs every list recomputed
+    (``RelatedIndex.sync_all``)."""
     env = os.environ if environ is None else environ
+    base = dataclasses.replace(DEFAULT_SETTINGS, **dict(configured or {}))  # type: ignore[arg-type]
 
     def number(name: str, default: int) -> int:
         raw = env.get(f"TSUZURI_RELATED_{name}")
         return int(raw) if raw else default
 
-    return dataclasses.replace(
-        DEFAULT_SETTINGS,
-        count=number("COUNT", DEFAULT_SETTINGS.count),
-        rare_max_df=number("RARE_MAX_DF", DEFAULT_SETTINGS.rare_max_df),
-        window=number("WINDOW", DEFAULT_SETTINGS.window),
-    )
+    try:
+        return dataclasses.replace(
+            base,
+            count=number("COUNT", base.count),
+            rare_max_df=number("RARE_MAX_DF", base.rare_max_df),
+            window=number("WINDOW", base.window),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"related settings: {exc}") from exc
 
 
 def build_related(
@@ -1119,4 +1126,5 @@ def build_related(
 
     publisher = build_publisher(settings, clients, environ=environ, site=site)
     store = RelatedStore(clients.dynamodb, settings.table_name)
-    return RelatedService(RelatedIndex(store, related or settings_from_env(environ)), publisher)
+    chosen = related or settings_from_env(environ, publisher.site.related)
+    return RelatedService(RelatedIndex(store, chosen), publisher)

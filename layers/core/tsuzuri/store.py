@@ -12,6 +12,9 @@ pk                 sk               holds
 ``L#<list>``       ``<sort key>``   one membership: a post in ``all``, ``tag/x``, ``category/y``
 ``LISTS``          ``<list>``       a list's name, member count and version counter
 ``OUTBOX``         ``<reference>``  CloudFront paths written but not yet invalidated
+``PAGE#<url>``     ``PAGE``         a static page (fields and zlib body); owning it claims the URL
+``PAGES``          ``<url>``        the page index (title, source key, lastmod) for the sitemap
+``SITE``           ``CONFIG``       the site config the pages were last rendered with
 =================  ===============  ==================================================
 
 A list's version is bumped after every membership write. A page renderer reads the
@@ -34,7 +37,7 @@ from botocore.exceptions import ClientError
 from tsuzuri.aws import call, error_code
 from tsuzuri.dynamo_types import deserialize, serialize
 from tsuzuri.errors import UrlCollision
-from tsuzuri.model import Heading, Post, PostSummary, Term
+from tsuzuri.model import Heading, Page, PageEntry, Post, PostSummary, Term
 
 _THROTTLING = {
     "ProvisionedThroughputExceededException",
@@ -210,6 +213,93 @@ class PostStore:
             "delete_item",
             TableName=self._table,
             Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "BODY"}},
+        )
+
+    # -- static pages -----------------------------------------------------------
+    def get_page_owner(self, url: str) -> str | None:
+        item = self._get(f"PAGE#{url}", "PAGE", projection="source_key")
+        return None if item is None else str(item["source_key"])
+
+    def get_page(self, url: str) -> Page | None:
+        item = self._get(f"PAGE#{url}", "PAGE")
+        return None if item is None else _page_from_item(item)
+
+    def claim_and_put_page(self, page: Page) -> None:
+        """Write the page and its index entry; :class:`UrlCollision` if another file owns it."""
+        owner = self.get_post_owner(page.url)
+        if owner is not None:
+            raise UrlCollision(
+                f"{page.url} is already the URL of the post {owner}",
+                hint="set another permalink in the page's front matter",
+            )
+        item = _dump({"pk": f"PAGE#{page.url}", "sk": "PAGE", **_page_fields(page)})
+        try:
+            self._call(
+                "put_item",
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR source_key = :key",
+                ExpressionAttributeValues={":key": {"S": page.source_key}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            other = self.get_page_owner(page.url) or "another file"
+            raise UrlCollision(
+                f"{page.url} is already published from {other}",
+                hint="set another permalink in the page's front matter",
+            ) from None
+        entry = {
+            "pk": "PAGES",
+            "sk": page.url,
+            "title": page.title,
+            "source_key": page.source_key,
+            "lastmod": page.last_modified_at.isoformat() if page.last_modified_at else None,
+            "in_sitemap": page.in_sitemap,
+        }
+        self._call("put_item", TableName=self._table, Item=_dump(entry))
+
+    def delete_page(self, url: str, source_key: str) -> bool:
+        """Remove the page if ``source_key`` still owns it; False when it did not."""
+        try:
+            self._call(
+                "delete_item",
+                TableName=self._table,
+                Key={"pk": {"S": f"PAGE#{url}"}, "sk": {"S": "PAGE"}},
+                ConditionExpression="source_key = :key",
+                ExpressionAttributeValues={":key": {"S": source_key}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        self._call(
+            "delete_item", TableName=self._table, Key={"pk": {"S": "PAGES"}, "sk": {"S": url}}
+        )
+        return True
+
+    def list_pages(self) -> list[PageEntry]:
+        return [
+            PageEntry(
+                url=item["sk"],
+                title=item.get("title", ""),
+                source_key=item.get("source_key", ""),
+                lastmod=datetime.fromisoformat(item["lastmod"]) if item.get("lastmod") else None,
+                in_sitemap=bool(item.get("in_sitemap", True)),
+            )
+            for item in self._query("PAGES", forward=True)
+        ]
+
+    # -- site config fingerprint ------------------------------------------------
+    def get_config_fingerprint(self) -> str | None:
+        item = self._get("SITE", "CONFIG")
+        return None if item is None else str(item.get("fingerprint", ""))
+
+    def put_config_fingerprint(self, fingerprint: str) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=_dump({"pk": "SITE", "sk": "CONFIG", "fingerprint": fingerprint}),
         )
 
     # -- lists ------------------------------------------------------------------
@@ -453,6 +543,44 @@ def _post_from_item(
     )
     related = tuple(_summary_from_item(r) for r in related_items)
     return StoredPost(post=post, related=related)
+
+
+def _page_fields(page: Page) -> dict[str, Any]:
+    return {
+        "source_key": page.source_key,
+        "url": page.url,
+        "title": page.title,
+        "html": zlib.compress(page.body_html.encode("utf-8"), 6),
+        "description": page.description,
+        "headings": json.dumps(
+            [[h.level, h.id, h.text] for h in page.headings], ensure_ascii=False
+        ),
+        "last_modified_at": page.last_modified_at.isoformat() if page.last_modified_at else "",
+        "robots": page.robots or "",
+        "sitemap": page.sitemap,
+        "layout": page.layout,
+        "extra": json.dumps(dict(page.extra), ensure_ascii=False),
+    }
+
+
+def _page_from_item(item: Mapping[str, Any]) -> Page:
+    return Page(
+        source_key=item["source_key"],
+        url=item["url"],
+        title=item["title"],
+        body_html=zlib.decompress(bytes(item["html"])).decode("utf-8"),
+        description=item.get("description", ""),
+        headings=tuple(Heading(int(h[0]), h[1], h[2]) for h in json.loads(item["headings"])),
+        last_modified_at=(
+            datetime.fromisoformat(item["last_modified_at"])
+            if item.get("last_modified_at")
+            else None
+        ),
+        robots=item.get("robots") or None,
+        sitemap=bool(item.get("sitemap", True)),
+        layout=item.get("layout", "page"),
+        extra=json.loads(item.get("extra") or "{}"),
+    )
 
 
 def _summary_from_item(item: Mapping[str, Any]) -> PostSummary:

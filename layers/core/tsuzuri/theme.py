@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from tsuzuri.config import SiteConfig
 from tsuzuri.errors import ConfigError
-from tsuzuri.model import Heading, Post, PostSummary, Term
+from tsuzuri.model import Heading, Page, Post, PostSummary, Term
 
 THEME_DIR_ENV = "TSUZURI_THEME_DIR"
 ASSET_PREFIX = "assets/theme/"
@@ -210,10 +210,12 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _twitter_handle(extra: Mapping[str, Any]) -> str | None:
-    raw = extra.get("twitter")
-    if isinstance(raw, Mapping):
-        raw = raw.get("username")
+def _twitter_handle(site: SiteConfig) -> str | None:
+    raw = site.social.get("x")
+    if raw is None:
+        raw = site.extra.get("twitter")
+        if isinstance(raw, Mapping):
+            raw = raw.get("username")
     if not isinstance(raw, str) or not raw.strip():
         return None
     return "@" + raw.strip().lstrip("@")
@@ -272,7 +274,7 @@ class Theme:
             url_path=self.url_path,
             asset_url=self.asset_url,
             og_locale=_og_locale(self.site.lang),
-            twitter_site=_twitter_handle(self.site.extra),
+            twitter_site=_twitter_handle(self.site),
             feed_path=FEED_PATH,
         )
         return env
@@ -395,6 +397,13 @@ class Theme:
         description: str | None = None,
     ) -> str:
         """The home page, a paginated archive page, a tag page or a category page."""
+        if term is not None and description is None:
+            described = (
+                self.site.tag_descriptions
+                if term.kind == "tag"
+                else self.site.category_descriptions
+            )
+            description = described.get(term.name)
         canonical = self.absolute_url(url)
         crumbs: tuple[Crumb, ...] = ()
         json_ld: list[Markup] = []
@@ -444,6 +453,69 @@ class Theme:
             og_type="website",
         )
         return self._render("terms.html.j2", page=page, heading=title, terms=tuple(terms))
+
+    def render_page(self, page: Page) -> str:
+        """A static page (``pages/about.md``) with the site's layout."""
+        canonical = self.absolute_url(page.url)
+        crumbs = (Crumb("ホーム", "/"), Crumb(page.title, page.url))
+        meta = PageMeta(
+            title=self.full_title(page.title),
+            og_title=page.title,
+            description=page.description or self.site.description,
+            canonical=canonical,
+            og_type="website",
+            robots=page.robots,
+            json_ld=(json_for_script(self._breadcrumb_list(crumbs)),),
+        )
+        return self._render(
+            "page.html.j2",
+            page=meta,
+            page_data=page,
+            body=Markup(page.body_html),  # noqa: S704 - sanitized by the parser
+            toc=build_toc(page.headings),
+            breadcrumbs=crumbs,
+        )
+
+    def render_archive_index(self, years: Sequence[tuple[int, Sequence[tuple[int, int]]]]) -> str:
+        """``/archive/``: every year, newest first, with its months and post counts."""
+        title = "アーカイブ"
+        crumbs = (Crumb("ホーム", "/"), Crumb(title, "/archive/"))
+        meta = PageMeta(
+            title=self.full_title(title),
+            og_title=title,
+            description=self.site.description,
+            canonical=self.absolute_url("/archive/"),
+            og_type="website",
+            json_ld=(json_for_script(self._breadcrumb_list(crumbs)),),
+        )
+        entries = tuple((year, sum(c for _, c in months), tuple(months)) for year, months in years)
+        return self._render(
+            "archive.html.j2", page=meta, heading=title, years=entries, breadcrumbs=crumbs
+        )
+
+    def render_archive_year(
+        self, year: int, months: Sequence[tuple[int, Sequence[PostSummary]]]
+    ) -> str:
+        """``/archive/<year>/``: the year's posts, grouped by month, newest first."""
+        title = f"{year}年の記事"
+        url = f"/archive/{year}/"
+        crumbs = (Crumb("ホーム", "/"), Crumb("アーカイブ", "/archive/"), Crumb(f"{year}年", url))
+        meta = PageMeta(
+            title=self.full_title(title),
+            og_title=title,
+            description=self.site.description,
+            canonical=self.absolute_url(url),
+            og_type="website",
+            json_ld=(json_for_script(self._breadcrumb_list(crumbs)),),
+        )
+        return self._render(
+            "archive_year.html.j2",
+            page=meta,
+            heading=title,
+            year=year,
+            months=tuple((month, tuple(posts)) for month, posts in months),
+            breadcrumbs=crumbs,
+        )
 
     def render_not_found(self) -> str:
         page = PageMeta(title=self.full_title("ページが見つかりません"), robots="noindex")
