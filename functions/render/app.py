@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tsuzuri.config import RuntimeSettings
 from tsuzuri.publisher import Change, Publisher
-from tsuzuri.rebuild import RebuildRequest
+from tsuzuri.rebuild import RebuildRequest, config_requests, enqueue
 from tsuzuri.runtime import build_publisher, make_clients
 
 logger = Logger(service="tsuzuri-render")
@@ -41,6 +41,24 @@ def publisher() -> Publisher:
     settings = RuntimeSettings.from_env()
     endpoint = os.environ.get("TSUZURI_AWS_ENDPOINT_URL") or None
     return build_publisher(settings, make_clients(endpoint_url=endpoint))
+
+
+@cache
+def sqs() -> Any:
+    """For queueing rebuild requests after a site config change (the rebuild path)."""
+    import boto3
+
+    endpoint = os.environ.get("TSUZURI_AWS_ENDPOINT_URL") or None
+    return boto3.client("sqs", endpoint_url=endpoint)
+
+
+def queue_rebuild(effect: str) -> int:
+    """Queue the re-render (or re-index) a config change needs; returns the requests."""
+    queue_url = os.environ.get("RENDER_QUEUE_URL")
+    if not queue_url:
+        logger.warning("RENDER_QUEUE_URL is not set: run `tsuzuri rebuild` by hand")
+        return 0
+    return enqueue(sqs(), queue_url, config_requests(publisher(), effect))
 
 
 @dataclass
@@ -93,9 +111,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result.failed_tokens.extend(parsed.poison)
     for message_id, request in parsed.rebuilds:
         try:
+            if request.config and request.config != publisher().site.fingerprint():
+                publisher.cache_clear()  # this instance still holds an older _config.yml
+            if request.keys:
+                reindexed = publisher().process(
+                    [Change(key=k, removed=False) for k in request.keys]
+                )
+                failed = [o.key for o in reindexed.outcomes if o.status == "failed"]
+                if failed:
+                    raise RuntimeError(f"re-index failed for {failed}")
             rebuilt = publisher().refresh_posts(request.urls, lists=request.lists)
             logger.info(
-                "rebuilt", extra={"posts": len(request.urls), "written": len(rebuilt.written)}
+                "rebuilt",
+                extra={
+                    "posts": len(request.urls),
+                    "keys": len(request.keys),
+                    "written": len(rebuilt.written),
+                },
             )
         except Exception:
             logger.exception("rebuild failed", extra={"posts": len(request.urls)})
@@ -117,8 +149,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             metrics.add_metric(_METRIC_BY_STATUS[outcome.status], MetricUnit.Count, 1)
         if outcome.status in {"published", "unpublished"}:
             metrics.add_metric("RenderMs", MetricUnit.Milliseconds, outcome.ms)
-        if outcome.status == "config":
-            publisher.cache_clear()  # the next batch reads the new _config.yml
+        if outcome.status == "config" and outcome.rebuild:
+            # Through the rebuild path: the queue's batching, retries and dead-letter.
+            queued = queue_rebuild(outcome.rebuild)
+            logger.info(
+                "config change queued", extra={"effect": outcome.rebuild, "requests": queued}
+            )
     metrics.add_metric("InvalidationPaths", MetricUnit.Count, len(result.invalidated))
     return {"batchItemFailures": [{"itemIdentifier": token} for token in result.failed_tokens]}
 

@@ -48,6 +48,7 @@ def local(
         "TSUZURI_SITE_URL": "http://127.0.0.1:8080",
         "TSUZURI_INDEX_WORKERS": "1",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        "RENDER_QUEUE_URL": stack.queue_url or "",
     }.items():
         monkeypatch.setenv(name, value)
     handler = load_handler()
@@ -177,6 +178,55 @@ def test_rebuild_re_renders_every_page_through_the_queue(
     assert "rebuild requests done" in capsys.readouterr().err
     assert "再構築1" in (_page(local, "2026/01/01/r1/index.html") or "")
     assert "/2026/01/02/r2/" in (_page(local, "index.html") or "")
+
+
+def _report(running: Running, key: str) -> Any:
+    try:
+        obj = running.clients.s3.get_object(
+            Bucket=running.stack.settings.source_bucket, Key=f"reports/{key}.json"
+        )
+    except running.clients.s3.exceptions.NoSuchKey:
+        return None
+    return json.loads(obj["Body"].read())
+
+
+def test_a_config_change_re_renders_through_the_queue_and_a_broken_one_is_kept_out(
+    local: Running,
+) -> None:
+    source = local.stack.settings.source_bucket
+    put = local.clients.s3.put_object
+    put(Bucket=source, Key="posts/2026-01-01-c1.md",
+        Body=post_text("設定の記事", categories="AI最新ニュース").encode())  # fmt: skip
+    put(Bucket=source, Key="pages/about.md", Body=b"---\ntitle: About\n---\nhello\n")
+    _eventually(lambda: _page(local, "2026/02/12/c1/index.html"))
+    _eventually(lambda: _page(local, "about/index.html"))  # pages/ reaches the queue
+    assert _page(local, "category/latest/index.html") is None
+
+    config = "title: 新しい名前\ncategory_slugs:\n  AI最新ニュース: latest\n"
+    config += "navigation:\n  - title: About\n    url: /about/\n"
+    put(Bucket=source, Key="_config.yml", Body=config.encode())
+
+    # A slug changed: every post is parsed again (re-index), every page re-rendered.
+    _eventually(lambda: _page(local, "category/latest/index.html"))
+    post = _eventually(
+        lambda: (p := _page(local, "2026/02/12/c1/index.html")) and "新しい名前" in p and p
+    )
+    assert 'href="/category/latest/"' in post
+    assert '<a href="/about/">About</a>' in post
+    _eventually(lambda: "新しい名前" in (_page(local, "about/index.html") or ""))
+    _eventually(lambda: _page(local, "category/ai最新ニュース/index.html") is None)
+    report = _report(local, "_config.yml")
+    assert report["status"] == "config" and report["rebuild"] == "reindex"
+
+    put(Bucket=source, Key="_config.yml", Body=b"title: [broken\n")
+    rejected = _eventually(
+        lambda: (r := _report(local, "_config.yml")) and r["status"] == "rejected" and r
+    )
+    assert "cannot be parsed" in rejected["problem"]
+    # The site keeps the last valid settings, for new posts too.
+    put(Bucket=source, Key="posts/2026-01-02-c2.md", Body=post_text("次の記事").encode())
+    after = _eventually(lambda: _page(local, "2026/02/12/c2/index.html"))
+    assert "新しい名前" in after
 
 
 def test_what_keeps_failing_lands_in_the_dead_letter_queue(local: Running) -> None:

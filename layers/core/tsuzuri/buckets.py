@@ -97,6 +97,17 @@ class SourceBucket:
         response = _call(self._s3.list_objects_v2, Bucket=self.name, Prefix=prefix, MaxKeys=50)
         return {str(o["Key"]) for o in response.get("Contents", [])}
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (paginated), for a re-index after a config change."""
+        keys: list[str] = []
+        kwargs: dict[str, Any] = {"Bucket": self.name, "Prefix": prefix}
+        while True:
+            response = _call(self._s3.list_objects_v2, **kwargs)
+            keys += [str(o["Key"]) for o in response.get("Contents", [])]
+            if not response.get("IsTruncated"):
+                return keys
+            kwargs["ContinuationToken"] = response["NextContinuationToken"]
+
     def exists(self, key: str) -> bool:
         try:
             _call(self._s3.head_object, Bucket=self.name, Key=key)

@@ -762,6 +762,7 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
                 "TABLE_NAME": settings.table_name,
                 "DISTRIBUTION_ID": settings.distribution_id or "",
                 "TSUZURI_AWS_ENDPOINT_URL": endpoint,
+                "RENDER_QUEUE_URL": stack.queue_url,
                 "TSUZURI_SITE_URL": preview.url.rstrip("/"),
                 "POWERTOOLS_LOG_LEVEL": "ERROR",  # the console prints one line per file
                 "POWERTOOLS_METRICS_DISABLED": "true",

@@ -25,7 +25,7 @@ import math
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,8 +40,15 @@ from tsuzuri.buckets import (
     page_file,
 )
 from tsuzuri.cdn import Invalidator, caller_reference, paths_for_keys
-from tsuzuri.config import SiteConfig
-from tsuzuri.errors import KeyRejected, PostRejected, TransientError, TsuzuriError, UrlCollision
+from tsuzuri.config import REINDEX_KEYS, SiteConfig
+from tsuzuri.errors import (
+    ConfigError,
+    KeyRejected,
+    PostRejected,
+    TransientError,
+    TsuzuriError,
+    UrlCollision,
+)
 from tsuzuri.keys import SourceKey, classify_key
 from tsuzuri.model import Page, Post, PostSummary, Term, page_key
 from tsuzuri.page import parse_page
@@ -86,6 +93,9 @@ class Outcome:
     hint: str | None = None
     code: str | None = None
     ms: float = 0.0
+    # For a site config change: what must be re-done through the rebuild path,
+    # "pages" (re-render) or "reindex" (parse every source again); None for nothing.
+    rebuild: str | None = None
 
     def report(self, now: datetime) -> dict[str, object]:
         return {
@@ -96,6 +106,7 @@ class Outcome:
             "line": self.line,
             "hint": self.hint,
             "code": self.code,
+            **({"rebuild": self.rebuild} if self.rebuild else {}),
             "at": now.astimezone(UTC).isoformat(),
         }
 
@@ -163,6 +174,7 @@ class Publisher:
         theme: Theme | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int = 8,
+        environ: Mapping[str, str] | None = None,
     ):
         self.site = site
         self.store = store
@@ -172,6 +184,7 @@ class Publisher:
         self._theme = theme
         self.clock = clock
         self.workers = workers
+        self.environ: Mapping[str, str] = environ or {}
 
     @property
     def theme(self) -> Theme:
@@ -262,10 +275,7 @@ class Publisher:
         if source.kind == "asset":
             return self._apply_asset(change, source, plan)
         if source.kind == "config":
-            return Outcome(
-                change.key, "config",
-                message="site config loaded for new renders; `tsuzuri rebuild` re-renders the rest",
-            )  # fmt: skip
+            return self._apply_config(change, source)
         record = self.store.get_source(source.key)
         if _stale(change, record):
             assert record is not None
@@ -348,6 +358,47 @@ class Publisher:
         )
         status: Status = "published" if changed else "unchanged"
         return Outcome(change.key, status, url=post.url)
+
+    def _apply_config(self, change: Change, source: SourceKey) -> Outcome:
+        """Validate a new ``_config.yml`` and say what it changes.
+
+        A broken config is rejected (reported like a post) and the site keeps the last
+        valid one, which the table holds. A valid one is recorded, used by this
+        instance from now on, and its effect is returned for the handler to queue
+        through the rebuild path: ``reindex`` when posts parse differently (permalink,
+        timezone, slugs, future...), ``pages`` when only what pages show changed.
+        """
+        obj = self.source.get(source.key)
+        body = obj.body if obj is not None else b""
+        try:
+            parsed = SiteConfig.from_bytes(body, name=source.key) if body else SiteConfig()
+            new = parsed.with_env_overrides(self.environ)
+        except ConfigError as exc:
+            return Outcome(
+                change.key, "rejected", message=str(exc), code="bad-config",
+                hint="fix the file and upload it again; the site keeps its last valid settings",
+            )  # fmt: skip
+        stored = self.store.get_site_config()
+        if stored is not None:
+            old_full, _, old_reindex = stored[2].partition(":")
+        else:
+            default = SiteConfig().with_env_overrides(self.environ)
+            old_full, old_reindex = default.fingerprint(), default.fingerprint(REINDEX_KEYS)
+        full, reindex = new.fingerprint(), new.fingerprint(REINDEX_KEYS)
+        self.store.put_site_config(source.key, body, f"{full}:{reindex}")
+        self.site = new
+        self._theme = None  # rebuilt with the new settings on first use
+        if reindex != old_reindex:
+            return Outcome(
+                change.key, "config", rebuild="reindex",
+                message="site config changed how posts parse: every post is re-published",
+            )  # fmt: skip
+        if full != old_full:
+            return Outcome(
+                change.key, "config", rebuild="pages",
+                message="site config changed: every page is re-rendered",
+            )  # fmt: skip
+        return Outcome(change.key, "config", message="site config unchanged")
 
     def _check_redirects(self, post: Post) -> None:
         for path in post.redirect_from:

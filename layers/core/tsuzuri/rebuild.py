@@ -11,26 +11,65 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tsuzuri.publisher import Publisher
 
 POSTS_PER_REQUEST = 25
+# Where source files live: a re-index (after a config change) re-reads all of them.
+SOURCE_PREFIXES = ("posts/", "_posts/", "pages/")
 
 
 @dataclass(frozen=True, slots=True)
 class RebuildRequest:
+    """Re-render these posts (``urls``), re-index these source files (``keys``), and/or
+    re-render every list page, static page, feed and sitemap (``lists``)."""
+
     urls: tuple[str, ...] = ()
     lists: bool = False
+    keys: tuple[str, ...] = ()
+    # Fingerprint of the site config to render with: a warm instance that still holds
+    # an older config reloads it first.
+    config: str = ""
 
     def message(self) -> str:
-        return json.dumps({"tsuzuri": "rebuild", "urls": list(self.urls), "lists": self.lists})
+        body: dict[str, Any] = {"tsuzuri": "rebuild", "urls": list(self.urls), "lists": self.lists}
+        if self.keys:
+            body["keys"] = list(self.keys)
+        if self.config:
+            body["config"] = self.config
+        return json.dumps(body, ensure_ascii=False)
 
     @classmethod
     def from_message(cls, body: dict[str, Any]) -> RebuildRequest:
         urls = body.get("urls", [])
-        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-            raise ValueError("rebuild request: urls must be a list of paths")
-        return cls(urls=tuple(urls), lists=bool(body.get("lists", False)))
+        keys = body.get("keys", [])
+        for name, value in (("urls", urls), ("keys", keys)):
+            if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+                raise ValueError(f"rebuild request: {name} must be a list of strings")
+        return cls(
+            urls=tuple(urls),
+            lists=bool(body.get("lists", False)),
+            keys=tuple(keys),
+            config=str(body.get("config", "")),
+        )
+
+
+def config_requests(publisher: Publisher, effect: str) -> list[RebuildRequest]:
+    """What a site config change queues: every page re-rendered (``pages``), or every
+    source file parsed again (``reindex``: URLs, terms or visibility may move)."""
+    config = publisher.site.fingerprint()
+    if effect == "reindex":
+        keys = [k for prefix in SOURCE_PREFIXES for k in publisher.source.list_keys(prefix)]
+        requests = [RebuildRequest(lists=True, config=config)]
+        for start in range(0, len(keys), POSTS_PER_REQUEST):
+            chunk = tuple(keys[start : start + POSTS_PER_REQUEST])
+            requests.append(RebuildRequest(keys=chunk, config=config))
+        return requests
+    urls = [m.url for m in publisher.store.list_members("all")]
+    return [replace(r, config=config) for r in plan_requests(urls)]
 
 
 def plan_requests(urls: Sequence[str]) -> list[RebuildRequest]:

@@ -61,15 +61,24 @@ def build_publisher(
 ) -> Publisher:
     env = os.environ if environ is None else environ
     source = SourceBucket(clients.s3, settings.source_bucket)
+    store = PostStore(clients.dynamodb, settings.table_name)
     try:
         site_config = site or load_site_config(source, env)
     except ConfigError:
-        raise
+        # A broken _config.yml in the bucket (it was reported when uploaded): keep
+        # publishing with the last valid one, as the live site does.
+        stored = store.get_site_config()
+        if stored is None:
+            raise
+        name, body, _ = stored
+        parsed = SiteConfig.from_bytes(body, name=name) if body else SiteConfig()
+        site_config = parsed.with_env_overrides(env)
     return Publisher(
         site=site_config,
-        store=PostStore(clients.dynamodb, settings.table_name),
+        store=store,
         source=source,
         output=SiteBucket(clients.s3, settings.site_bucket),
         invalidator=Invalidator(clients.cloudfront, settings.distribution_id),
         workers=int(env.get("TSUZURI_INDEX_WORKERS", "8")),
+        environ=env,
     )

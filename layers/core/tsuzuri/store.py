@@ -290,17 +290,18 @@ class PostStore:
             for item in self._query("PAGES", forward=True)
         ]
 
-    # -- site config fingerprint ------------------------------------------------
-    def get_config_fingerprint(self) -> str | None:
+    # -- the site config the site was last rendered with -------------------------
+    def get_site_config(self) -> tuple[str, bytes, str] | None:
+        """(source name, bytes, fingerprint) of the last valid ``_config.yml``."""
         item = self._get("SITE", "CONFIG")
-        return None if item is None else str(item.get("fingerprint", ""))
+        if item is None:
+            return None
+        return str(item["name"]), bytes(item["body"]), str(item["fingerprint"])
 
-    def put_config_fingerprint(self, fingerprint: str) -> None:
-        self._call(
-            "put_item",
-            TableName=self._table,
-            Item=_dump({"pk": "SITE", "sk": "CONFIG", "fingerprint": fingerprint}),
-        )
+    def put_site_config(self, name: str, body: bytes, fingerprint: str) -> None:
+        item = {"pk": "SITE", "sk": "CONFIG", "name": name, "body": body}
+        item["fingerprint"] = fingerprint
+        self._call("put_item", TableName=self._table, Item=_dump(item))
 
     # -- lists ------------------------------------------------------------------
     def add_member(self, list_id: str, name: str, summary: PostSummary) -> str:
