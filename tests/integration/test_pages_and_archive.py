@@ -135,3 +135,46 @@ def test_archive_groups_posts_by_year_and_month(site: Site) -> None:
     site.unpublish("posts/2026-01-05-c.md")
     assert site.page("/archive/2026/") is None
     assert "/archive/2026/" not in (site.page("/archive/") or "")
+
+
+def test_search_index_is_sharded_by_year_and_updated_incrementally(site: Site) -> None:
+    from tsuzuri.search import matches
+
+    body = "## サーバーレスの設計\n\n本文です。\n\n## 運用\n\n監視します。\n"
+    site.publish(
+        "posts/2025-03-01-a.md",
+        post_text("生成AIの導入", "2025-03-01 10:00:00 +0900", tags="[RAG, 生成AI]", body=body),
+    )
+    result = site.publish("posts/2026-01-05-c.md", post_text("年始", "2026-01-05 10:00:00 +0900"))
+    # A 2026 post rewrites the 2026 shard and the manifest, not the 2025 shard.
+    assert "search/posts-2026.json" in result.written
+    assert "search/posts-2025.json" not in result.written
+    manifest = site.json("/search/index.json")
+    assert [s["url"] for s in manifest["shards"]] == [
+        "/search/posts-2026.json",
+        "/search/posts-2025.json",
+    ]
+    (entry,) = site.json("/search/posts-2025.json")
+    url, title, date, tags, excerpt, headings = entry
+    assert (url, title, date, tags) == (
+        "/2025/03/01/a/",
+        "生成AIの導入",
+        "2025-03-01",
+        ["RAG", "生成AI"],
+    )
+    assert headings == ["サーバーレスの設計", "運用"]
+    assert matches("サーバーレス 設計", [title, *tags, excerpt, *headings])
+    assert matches("rag", [title, *tags, excerpt, *headings])
+    assert not matches("コンテナ", [title, *tags, excerpt, *headings])
+
+    search_page = site.page("/search/")
+    assert search_page is not None
+    assert '<form class="search-form" action="/search/" method="get" role="search">' in search_page
+    assert re.search(r'<script src="/assets/theme/search\.[0-9a-f]{8}\.js" defer>', search_page)
+    assert 'href="/archive/"' in search_page  # works without JavaScript
+
+    site.unpublish("posts/2026-01-05-c.md")
+    assert site.object("search/posts-2026.json") is None
+    assert [s["url"] for s in site.json("/search/index.json")["shards"]] == [
+        "/search/posts-2025.json"
+    ]

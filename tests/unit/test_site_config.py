@@ -146,3 +146,14 @@ def test_page_renders_with_toc_and_breadcrumbs() -> None:
     html = Theme(SiteConfig(), templates_dir=TEMPLATES).render_page(page)
     assert '<nav class="toc"' in html
     assert '<li aria-current="page">概要</li>' in html
+
+
+def test_search_grams_are_japanese_bigrams_and_latin_words() -> None:
+    from tsuzuri.search import matches, query_grams
+
+    assert query_grams("生成AI 導入") == ["生成", "ai", "導入"]
+    assert query_grams("サーバーレス") == ["サー", "ーバ", "バー", "ーレ", "レス"]
+    assert query_grams("Ｌａｍｂｄａ 冷") == ["lambda", "冷"]
+    assert matches("レス", ["サーバーレスの設計"])
+    assert not matches("設計 Kubernetes", ["サーバーレスの設計"])
+    assert not matches("   ", ["なんでも"])

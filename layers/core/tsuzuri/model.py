@@ -47,6 +47,8 @@ class PostSummary:
     # For the sitemap: when the page last changed, and whether it is listed at all.
     lastmod: datetime | None = None
     in_sitemap: bool = True
+    # h2/h3 texts for the search index (tsuzuri.search); not part of what lists show.
+    headings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def sort_key(self) -> str:
@@ -105,6 +107,7 @@ class Post:
             tags=tuple(t.name for t in self.tags),
             lastmod=self.last_modified_at or self.date,
             in_sitemap=self.sitemap and "noindex" not in (self.robots or ""),
+            headings=heading_texts(self.headings),
         )
 
 
@@ -139,6 +142,23 @@ class PageEntry:
     source_key: str
     lastmod: datetime | None = None
     in_sitemap: bool = True
+
+
+SEARCH_HEADINGS_CHARS = 120
+
+
+def heading_texts(headings: tuple[Heading, ...]) -> tuple[str, ...]:
+    """The h2/h3 texts a post is searched by, at most ``SEARCH_HEADINGS_CHARS`` in total."""
+    kept: list[str] = []
+    used = 0
+    for heading in headings:
+        if heading.level not in (2, 3) or not heading.text:
+            continue
+        if used + len(heading.text) > SEARCH_HEADINGS_CHARS:
+            break
+        kept.append(heading.text)
+        used += len(heading.text)
+    return tuple(kept)
 
 
 def sort_key(date: datetime, url: str) -> str:

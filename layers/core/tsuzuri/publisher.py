@@ -53,6 +53,7 @@ from tsuzuri.keys import SourceKey, classify_key
 from tsuzuri.model import Page, Post, PostSummary, Term, page_key
 from tsuzuri.page import parse_page
 from tsuzuri.post import parse_post
+from tsuzuri.search import MANIFEST_PATH, SHARD_PATH, build_manifest, build_shard
 from tsuzuri.store import PostStore, SourceRecord, StoredPost, sequencer_newer
 
 if TYPE_CHECKING:
@@ -667,6 +668,7 @@ class Publisher:
             key = f"sitemaps/posts-{year}.xml"
             if not by_year.get(year):
                 obsolete.add(key)
+                obsolete.add(SHARD_PATH.format(year=year))
                 continue
             entries = [(m.url, m.lastmod or m.date) for m in by_year[year] if m.in_sitemap]
             files.append(page_file(key, self.theme.render_sitemap(entries), FEED_CACHE))
@@ -686,6 +688,7 @@ class Publisher:
             page_file("sitemaps/lists.xml", self.theme.render_sitemap(list_entries), FEED_CACHE)
         )
         files += self._pages_sitemap(timeline)
+        files += self._search_index(by_year, plan)
         archive, gone = self._archive_pages(by_year, plan)
         files += archive
         obsolete |= gone
@@ -713,6 +716,21 @@ class Publisher:
             )
         )
         return files, obsolete
+
+    def _search_index(self, by_year: dict[int, list[PostSummary]], plan: _Plan) -> list[SiteFile]:
+        """The search shards of the years this batch touched, and the manifest.
+
+        Every shard is built in memory (for the manifest's versions; a few ms for
+        2,500 posts) but only the touched years are written.
+        """
+        shards = {year: build_shard(year, members) for year, members in by_year.items()}
+        files = [
+            page_file(SHARD_PATH.format(year=year), shards[year].body, FEED_CACHE)
+            for year in sorted(plan.years)
+            if year in shards
+        ]
+        files.append(page_file(MANIFEST_PATH, build_manifest(shards), FEED_CACHE))
+        return files
 
     def _archive_pages(
         self, by_year: dict[int, list[PostSummary]], plan: _Plan
@@ -748,6 +766,7 @@ class Publisher:
         files = [
             page_file("robots.txt", self.theme.render_robots(), FEED_CACHE),
             page_file("404.html", self.theme.render_not_found()),
+            page_file("search/index.html", self.theme.render_search()),
         ]
         for key, (body, content_type) in self.theme.static_files().items():
             files.append(SiteFile(key, body, content_type, ASSET_CACHE))

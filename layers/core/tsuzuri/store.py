@@ -471,6 +471,7 @@ def _summary_fields(summary: PostSummary) -> dict[str, Any]:
         "tags": list(summary.tags),
         "lastmod": summary.lastmod.isoformat() if summary.lastmod else None,
         "in_sitemap": summary.in_sitemap,
+        "headings": list(summary.headings) or None,
     }
 
 
@@ -594,6 +595,7 @@ def _summary_from_item(item: Mapping[str, Any]) -> PostSummary:
         tags=tuple(item.get("tags", [])),
         lastmod=datetime.fromisoformat(item["lastmod"]) if item.get("lastmod") else None,
         in_sitemap=bool(item.get("in_sitemap", True)),
+        headings=tuple(item.get("headings") or ()),
     )
 
 

@@ -517,6 +517,20 @@ class Theme:
             breadcrumbs=crumbs,
         )
 
+    def render_search(self) -> str:
+        """``/search/``: a plain GET form; ``search.js`` answers it in the browser. Without
+        JavaScript the page offers the archive and the tag index instead."""
+        title = "サイト内検索"
+        meta = PageMeta(
+            title=self.full_title(title),
+            og_title=title,
+            description=self.site.description,
+            canonical=self.absolute_url("/search/"),
+            og_type="website",
+            robots="noindex",
+        )
+        return self._render("search.html.j2", page=meta, heading=title)
+
     def render_not_found(self) -> str:
         page = PageMeta(title=self.full_title("ページが見つかりません"), robots="noindex")
         return self._render("404.html.j2", page=page)
