@@ -17,13 +17,14 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.corpus import generate
 from tsuzuri.config import SiteConfig
 from tsuzuri.keys import classify_key
 from tsuzuri.model import Post, PostSummary
 from tsuzuri.post import parse_post
 from tsuzuri.search import build_manifest, build_shard
 from tsuzuri.theme import Theme
+
+from benchmarks.corpus import generate
 
 
 def gz(data: bytes) -> int:
