@@ -59,3 +59,15 @@ bench-peers: install
 		echo "bench-peers: not root (or no apt-get), not installing $(PEER_PACKAGES)"; \
 	fi
 	$(BIN)/python benchmarks/peers.py $(PEERS_ARGS)
+
+# Lighthouse 12 from npm (into .tools/, never a downloaded browser) against `tsuzuri dev`,
+# with Debian's chromium; writes the "Lighthouse" section of docs/benchmarks.md.
+LIGHTHOUSE := .tools/node_modules/.bin/lighthouse
+
+.PHONY: audit
+audit: install $(LIGHTHOUSE)
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python -m benchmarks.audit
+
+$(LIGHTHOUSE):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund lighthouse@12

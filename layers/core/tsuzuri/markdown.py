@@ -179,7 +179,7 @@ def render_markdown(source: str) -> RenderedMarkdown:
     env: dict[str, Any] = {}
     tokens = md.parse(source, env)
     headings = _assign_heading_ids(tokens)
-    html = _cleaner().clean(md.renderer.render(tokens, md.options, env))
+    html = _align_classes(_cleaner().clean(md.renderer.render(tokens, md.options, env)))
     first_paragraph, text = _plain_text(tokens)
     return RenderedMarkdown(
         html=html, headings=headings, first_paragraph=first_paragraph, text=text
@@ -192,7 +192,7 @@ def sanitize_html(source: str) -> RenderedMarkdown:
     Headings without an id get one (as in Markdown) so the table of contents can link
     them; the plain text is the tag-stripped text of what survived the sanitizer.
     """
-    cleaned = _cleaner().clean(source)
+    cleaned = _align_classes(_cleaner().clean(source))
     headings: list[Heading] = []
     used: set[str] = set(_HTML_ID_RE.findall(cleaned))
 
@@ -218,6 +218,24 @@ def sanitize_html(source: str) -> RenderedMarkdown:
     first = _collapse(html_lib.unescape(_TAG_RE.sub("", paragraph.group(1)))) if paragraph else ""
     text = _collapse(html_lib.unescape(_TAG_RE.sub(" ", html)))
     return RenderedMarkdown(html=html, headings=tuple(headings), first_paragraph=first, text=text)
+
+
+_ALIGN_RE = re.compile(
+    r'<(td|th)([^>]*?) style="text-align:\s*(left|center|right);?"([^>]*)>', re.IGNORECASE
+)
+
+
+def _align_classes(html: str) -> str:
+    """Table-cell alignment as a class (``ta-right``), never an inline style: the site's
+    Content-Security-Policy (``style-src 'self'``) blocks inline styles."""
+
+    def replace(match: re.Match[str]) -> str:
+        tag, before, align, after = match.groups()
+        if " class=" in before or " class=" in after:
+            return f"<{tag}{before}{after}>"
+        return f'<{tag}{before} class="ta-{align.lower()}"{after}>'
+
+    return _ALIGN_RE.sub(replace, html)
 
 
 _HTML_HEADING_RE = re.compile(r"<h([1-6])((?:\s[^>]*)?)>(.*?)</h\1>", re.DOTALL)

@@ -7,6 +7,7 @@ The request rule mirrors the viewer-request CloudFront Function in
 
 from __future__ import annotations
 
+import gzip
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,11 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
     ),
 }
+
+
+# CloudFront compresses these types (1,000 bytes to 10 MB) when the viewer accepts it.
+_COMPRESSIBLE = ("text/", "application/json", "application/xml", "application/atom+xml",
+                 "image/svg+xml", "application/javascript")  # fmt: skip
 
 
 def rewrite(uri: str, query: str = "") -> tuple[str, str | None]:
@@ -96,7 +102,17 @@ class PreviewServer:
                 headers = {"Content-Type": obj.get("ContentType", "application/octet-stream")}
                 if obj.get("CacheControl"):
                     headers["Cache-Control"] = obj["CacheControl"]
-                self._send(status, obj["Body"].read(), headers, send_body)
+                body = obj["Body"].read()
+                accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+                if (
+                    accepts
+                    and len(body) >= 1000
+                    and headers["Content-Type"].startswith(_COMPRESSIBLE)
+                ):
+                    body = gzip.compress(body, 6)
+                    headers["Content-Encoding"] = "gzip"
+                    headers["Vary"] = "Accept-Encoding"
+                self._send(status, body, headers, send_body)
 
             def _send(
                 self, status: int, body: bytes, headers: dict[str, str], send_body: bool

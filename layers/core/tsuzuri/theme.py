@@ -532,7 +532,12 @@ class Theme:
         return self._render("search.html.j2", page=meta, heading=title)
 
     def render_not_found(self) -> str:
-        page = PageMeta(title=self.full_title("ページが見つかりません"), robots="noindex")
+        # No robots noindex: the page is served with status 404, which search engines
+        # never index, and the same document is audited as /404.html.
+        page = PageMeta(
+            title=self.full_title("ページが見つかりません"),
+            description=self.site.description,
+        )
         return self._render("404.html.j2", page=page)
 
     def render_redirect(self, target_url: str) -> str:
