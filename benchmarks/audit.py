@@ -80,7 +80,8 @@ def run_lighthouse(url: str, out: Path, chrome: str) -> dict[str, object]:
 def summarize(report: dict[str, object]) -> dict[str, object]:
     categories = report["categories"]
     audits = report["audits"]
-    assert isinstance(categories, dict) and isinstance(audits, dict)
+    assert isinstance(categories, dict)
+    assert isinstance(audits, dict)
     failing = [
         a["id"]
         for a in audits.values()
@@ -92,7 +93,7 @@ def summarize(report: dict[str, object]) -> dict[str, object]:
         "scores": [
             round(categories[c]["score"] * 100)
             for c in ("performance", "accessibility", "best-practices", "seo")
-        ],  # fmt: skip
+        ],
         "lcp": audits["largest-contentful-paint"]["numericValue"] / 1000,
         "weight": audits["total-byte-weight"]["numericValue"] / 1024,
         "failing": failing,
