@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import quote, urldefrag, urlsplit
+from urllib.parse import quote, unquote, urldefrag, urlsplit
 
 import pytest
 import yaml
@@ -386,3 +386,94 @@ def test_deleted_post_disappears(page: Page, dev: DevStack, dropped: DroppedPost
     visit(page, dev, dropped.path, status=404)
     visit(page, dev, "/")
     assert dropped.path not in paths_linked(page, dev)
+
+
+# --- issue 7: search, dark mode, table of contents, static pages --------------------------
+
+
+def test_search_finds_japanese_posts_by_bigrams(page: Page, dev: DevStack) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    visit(page, dev, "/search/")
+    page.fill("#search-query", "コールドスタート")
+    page.press("#search-query", "Enter")
+    results = page.locator("#search-results a")
+    results.first.wait_for()
+    hrefs = results.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert "/2024/03/12/lambda-cold-start/" in hrefs, hrefs
+    assert "件" in page.locator("#search-status").inner_text()
+    assert "q=" in page.url  # the query is in the URL: a result list can be shared
+
+    visit(page, dev, "/search/?q=" + quote("存在しないキーワードです"))
+    poll(
+        lambda: True if "0件" in page.locator("#search-status").inner_text() else None,
+        "an empty result says so",
+    )
+    assert not errors, errors
+
+
+def test_search_page_without_javascript_points_to_archive_and_tags(
+    browser: object, dev: DevStack
+) -> None:
+    context = browser.new_context(base_url=dev.url, java_script_enabled=False)  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.goto(dev.link("/search/"))
+    status = tab.locator("#search-status")
+    assert status.locator("a[href='/archive/']").count() == 1
+    assert status.locator("a[href='/tags/']").count() == 1
+    tab.goto(dev.link("/archive/"))
+    assert tab.locator("h1").inner_text() == "アーカイブ"
+    context.close()
+
+
+def _background(page: Page) -> tuple[int, ...]:
+    color = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    return tuple(int(c) for c in re.findall(r"\d+", color)[:3])
+
+
+def test_dark_mode_follows_the_system_setting(page: Page, dev: DevStack, artifacts: Path) -> None:
+    post = "/2024/03/12/lambda-cold-start/"
+    page.emulate_media(color_scheme="light")
+    visit(page, dev, post)
+    light = _background(page)
+    assert sum(light) > 600, light
+    page.screenshot(path=artifacts / "post-light.png")
+    page.emulate_media(color_scheme="dark")
+    dark = _background(page)
+    assert sum(dark) < 150, dark
+    text = page.evaluate("getComputedStyle(document.body).color")
+    assert sum(int(c) for c in re.findall(r"\d+", text)[:3]) > 600, text  # light text
+    page.screenshot(path=artifacts / "post-dark.png")
+
+
+def test_table_of_contents_links_to_the_headings(page: Page, dev: DevStack) -> None:
+    visit(page, dev, "/2024/03/12/lambda-cold-start/")
+    toc = page.locator("nav.toc")
+    assert toc.count() == 1
+    links = toc.locator("a")
+    assert links.count() >= 3
+    headings = page.locator(".post-body h2").all_inner_texts()
+    assert links.first.inner_text().strip() == headings[0].strip()
+    for href in links.evaluate_all("els => els.map(e => e.getAttribute('href'))"):
+        target = page.locator(f"[id='{unquote(href[1:])}']")
+        assert target.count() == 1, href
+    last = links.last
+    last.click()
+    target = page.locator(f"[id='{unquote((last.get_attribute('href') or '#')[1:])}']")
+    poll(
+        lambda: True if target.evaluate("e => e.getBoundingClientRect().top < 200") else None,
+        "clicking a TOC entry scrolls to its heading",
+    )
+
+
+def test_static_page_is_in_the_navigation_and_the_sitemap(page: Page, dev: DevStack) -> None:
+    visit(page, dev, "/")
+    nav = page.locator("header nav a", has_text="このブログについて")
+    with page.expect_navigation():
+        nav.click()
+    assert urlsplit(page.url).path == "/about/"
+    assert page.locator("h1").inner_text() == "このブログについて"
+    assert page.locator("nav.breadcrumbs a[href='/']").count() == 1
+    visit(page, dev, "/contact/")  # an HTML page, sanitized, with the theme
+    assert page.locator("h1").inner_text() == "お問い合わせ"
+    assert "/about/" in fetch(page, dev, "/sitemaps/pages.xml").text()

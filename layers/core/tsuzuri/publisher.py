@@ -383,8 +383,9 @@ class Publisher:
         if stored is not None:
             old_full, _, old_reindex = stored[2].partition(":")
         else:
-            default = SiteConfig().with_env_overrides(self.environ)
-            old_full, old_reindex = default.fingerprint(), default.fingerprint(REINDEX_KEYS)
+            # None recorded yet: the pages so far were rendered with what this instance
+            # loaded at cold start (the bucket's config then, or the defaults).
+            old_full, old_reindex = self.site.fingerprint(), self.site.fingerprint(REINDEX_KEYS)
         full, reindex = new.fingerprint(), new.fingerprint(REINDEX_KEYS)
         self.store.put_site_config(source.key, body, f"{full}:{reindex}")
         self.site = new
