@@ -7,7 +7,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow lint dev clean sam-tools
+.PHONY: install test test-slow lint dev clean sam-tools bench
 
 install: $(STAMP)
 
@@ -71,3 +71,11 @@ audit: install $(LIGHTHOUSE)
 $(LIGHTHOUSE):
 	mkdir -p .tools
 	npm install --prefix .tools --no-audit --no-fund lighthouse@12
+
+# tsuzuri side by side with Jekyll and Hugo on one seeded corpus; writes the generated
+# section of docs/benchmarks.md. Full sizes take hours on 2 cores; BENCH_ARGS=--quick
+# runs small sizes. Peers that are not installed are skipped (make bench-peers installs them).
+BENCH_ARGS ?=
+
+bench: install
+	TSUZURI_BENCH_VIA_MAKE=1 $(BIN)/python -m benchmarks.bench $(BENCH_ARGS)

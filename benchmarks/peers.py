@@ -90,20 +90,35 @@ def main() -> None:
         "--workdir", type=Path, help="kept after the run (default: a temporary folder)"
     )
     parser.add_argument("--peers", default="jekyll,hugo", help="comma-separated subset")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
     wanted = {name.strip() for name in args.peers.split(",") if name.strip()}
 
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="tsuzuri-peers-")) if temporary else args.workdir
     workdir = workdir.resolve()
+    load_start = os.getloadavg()
     try:
-        run_all(workdir, args.posts, args.seed, args.runs, wanted)
+        results = run_all(workdir, args.posts, args.seed, args.runs, wanted)
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {
+                        **to_json(results, args, workdir / "corpus"),
+                        "load_average_start": load_start,
+                        "load_average_end": os.getloadavg(),
+                    },
+                    indent=2,
+                )
+                + "\n",
+                encoding="utf-8",
+            )
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_all(workdir: Path, posts: int, seed: int, runs: int, wanted: set[str]) -> None:
+def run_all(workdir: Path, posts: int, seed: int, runs: int, wanted: set[str]) -> list[PeerResult]:
     print(f"machine: {machine()}")
     print(f"load at start: {uptime()}")
     corpus = make_corpus(workdir / "corpus", posts, seed)
@@ -119,6 +134,33 @@ def run_all(workdir: Path, posts: int, seed: int, runs: int, wanted: set[str]) -
     if measured:
         print()
         print_parity(corpus, measured)
+    return results
+
+
+def to_json(results: list[PeerResult], args: argparse.Namespace, corpus: Path) -> dict[str, object]:
+    ours = set(tsuzuri_urls(corpus).values()) if any(not r.skipped for r in results) else set()
+    return {
+        "part": "peers",
+        "command": " ".join(["python", "benchmarks/peers.py", *sys.argv[1:]]),
+        "posts": args.posts,
+        "runs": args.runs,
+        "seed": args.seed,
+        "machine": machine(),
+        "peers": [
+            {
+                "name": r.name,
+                "version": r.version,
+                "skipped": r.skipped,
+                "runs": [vars(run) for run in r.runs],
+                "html_pages": r.html_pages,
+                "files": r.files,
+                "post_pages": len(r.post_urls),
+                "urls_equal_tsuzuri": bool(r.post_urls) and set(r.post_urls) == ours,
+                "conflicts": r.conflicts,
+            }
+            for r in results
+        ],
+    }
 
 
 # --- corpus ---------------------------------------------------------------------------
