@@ -126,9 +126,14 @@ def targets(results: Results) -> list[str]:
     if 100 in publish and len(publish) > 1:
         big = 2500 if 2500 in publish else max(publish)
         ratio = publish_ms(big) / publish_ms(100)
+
+        def cpu(n: int) -> float:
+            return float(publish[n]["summary"]["process_cpu_ms"]["median"])
+
         out.append(
             f"| publish at 2,500 posts ≤ 1.5× publish at 100 | {ratio:.2f}× "
-            f"({big:,} posts: {publish_ms(big):,.0f} ms, 100: {publish_ms(100):,.0f} ms)"
+            f"({big:,} posts: {publish_ms(big):,.0f} ms, 100: {publish_ms(100):,.0f} ms; "
+            f"process CPU {cpu(big) / cpu(100):.2f}×: {cpu(big):,.0f} / {cpu(100):,.0f} ms)"
             f"{'' if big == 2500 else f'; 2,500 not measured, shown at {big:,}'} "
             f"| {verdict(ratio, PUBLISH_GROWTH, '×', 2)} |"
         )
