@@ -124,8 +124,7 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
     from benchmarks.corpus import generate
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    devstack.index_moto_queries()
-    devstack.notify_delete_markers()
+    devstack.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
     load_start = os.getloadavg()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.publish_latency --posts 2500 --publishes 15 [--json OUT]
 
 The local stack is the one ``tsuzuri dev`` runs: moto's server over HTTP (with the dev
-stack's two moto fixes), resources from ``template.yaml``, the real render handler
+stack's moto fixes, ``devstack.speed_up_moto``), resources from ``template.yaml``, the
+real render handler
 invoked with the SQS event the render queue delivers, then the real related handler
 with the table-stream records (the dev stack's ``EventPump`` and ``StreamPump``).
 
@@ -246,8 +247,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
 
     from benchmarks.corpus import generate
 
-    devstack.index_moto_queries()
-    devstack.notify_delete_markers()
+    devstack.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
