@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -128,7 +129,9 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
     load_start = os.getloadavg()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    folder = Path(tempfile.mkdtemp(prefix="tsuzuri-cold-"))
     results: dict[str, list[dict[str, float]]] = {name: [] for name in functions}
+    post_kb = 0.0
     try:
         endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
         clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
@@ -144,9 +147,9 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
         iterator = streams.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        folder = Path(tempfile.mkdtemp(prefix="tsuzuri-cold-"))
         files = generate(folder, 40, seed)
         median = sorted(files, key=lambda p: p.stat().st_size)[len(files) // 2]
+        post_kb = round(median.stat().st_size / 1024, 1)
         clients.s3.put_object(
             Bucket=settings.source_bucket,
             Key="_config.yml",
@@ -197,6 +200,7 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
                 results["related"].append(child("related", {"Records": wanted}, env))
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     summary = {
         name: {
             field: {
@@ -213,7 +217,7 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
         "part": "cold_init",
         "command": " ".join(["python", "benchmarks/cold_init.py", *sys.argv[1:]]),
         "runs": runs,
-        "post_kb": round(median.stat().st_size / 1024, 1),
+        "post_kb": post_kb,
         "results": results,
         "summary": summary,
         "load_average_start": load_start,

@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -250,6 +251,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
     devstack.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    folder = Path(tempfile.mkdtemp(prefix="tsuzuri-publish-bench-"))
     try:
         endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
         clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
@@ -274,7 +276,6 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
             BillingMode="PAY_PER_REQUEST",
         )
 
-        folder = Path(tempfile.mkdtemp(prefix="tsuzuri-publish-bench-"))
         stage[0] = "corpus"
         files = sorted(
             generate(folder, posts + publishes, seed), key=lambda p: int(p.stem.rsplit("-", 1)[1])
@@ -438,6 +439,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
             )
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     warm = [r for r in rows if not r["cold"]] or rows
 
     def field(name: str, part: str | None = None) -> dict[str, float]:
