@@ -120,9 +120,9 @@ def html_problems(html: str, *, parser: str = "html5lib") -> list[str]:
     problems: list[str] = []
     for tag, attrs, text in _elements(html, parser):
         named = dict(attrs)
-        if tag == "script" and THEME_SCRIPT.match(named.get("src", "")) and not text.strip():
-            pass
-        elif tag == "form" and all(named.get(k, "").lower() == v for k, v in SEARCH_FORM.items()):
+        if (tag == "script" and THEME_SCRIPT.match(named.get("src", "")) and not text.strip()) or (
+            tag == "form" and all(named.get(k, "").lower() == v for k, v in SEARCH_FORM.items())
+        ):
             pass
         elif tag == "script":
             kind = named.get("type", "").lower()
