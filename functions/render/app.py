@@ -111,8 +111,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result.failed_tokens.extend(parsed.poison)
     for message_id, request in parsed.rebuilds:
         try:
-            if request.config and request.config != publisher().site.fingerprint():
-                publisher.cache_clear()  # this instance still holds an older _config.yml
+            if (request.config and request.config != publisher().site.fingerprint()) or (
+                request.theme and request.theme != publisher().theme_fingerprint
+            ):
+                publisher.cache_clear()  # this instance holds an older _config.yml or theme
             if request.keys:
                 reindexed = publisher().process(
                     [Change(key=k, removed=False) for k in request.keys]
@@ -141,7 +143,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         }
         if outcome.status in {"rejected", "failed"}:
             logger.warning(
-                outcome.message, extra={**fields, "line": outcome.line, "hint": outcome.hint}
+                outcome.message,
+                extra={**fields, "code": outcome.code, "line": outcome.line, "hint": outcome.hint},
             )
         else:
             logger.info(outcome.status, extra=fields)
@@ -153,7 +156,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # Through the rebuild path: the queue's batching, retries and dead-letter.
             queued = queue_rebuild(outcome.rebuild)
             logger.info(
-                "config change queued", extra={"effect": outcome.rebuild, "requests": queued}
+                "config change queued",
+                extra={"key": outcome.key, "effect": outcome.rebuild, "requests": queued},
             )
     metrics.add_metric("InvalidationPaths", MetricUnit.Count, len(result.invalidated))
     return {"batchItemFailures": [{"itemIdentifier": token} for token in result.failed_tokens]}

@@ -20,6 +20,8 @@ from tsuzuri.runtime import Clients
 
 from tests.support.site import post_text
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @dataclass
 class Running:
@@ -107,7 +109,7 @@ def test_the_local_stack_is_built_from_template_yaml(local: Running) -> None:
         rule["Filter"]["Key"]["FilterRules"][0]["Value"]
         for rule in notification["QueueConfigurations"]
     }
-    assert {"posts/", "_posts/", "assets/", "_config.yml"} <= prefixes
+    assert {"posts/", "_posts/", "assets/", "_config.yml", "theme/"} <= prefixes
     assert "reports/" not in prefixes  # the function's own reports must not trigger it
     redrive = json.loads(
         local.sqs.get_queue_attributes(QueueUrl=local.stack.queue_url, AttributeNames=["All"])[
@@ -227,6 +229,28 @@ def test_a_config_change_re_renders_through_the_queue_and_a_broken_one_is_kept_o
     put(Bucket=source, Key="posts/2026-01-02-c2.md", Body=post_text("次の記事").encode())
     after = _eventually(lambda: _page(local, "2026/02/12/c2/index.html"))
     assert "新しい名前" in after
+
+
+def test_a_theme_override_reaches_every_page_through_the_queue(local: Running) -> None:
+    source = local.stack.settings.source_bucket
+    put = local.clients.s3.put_object
+    put(Bucket=source, Key="posts/2026-01-01-t1.md", Body=post_text("テーマの記事").encode())
+    packaged = _eventually(lambda: _page(local, "2026/02/12/t1/index.html"))
+    post = (ROOT / "templates/post.html.j2").read_text(encoding="utf-8")
+    cta = post.replace("{{ body }}\n</div>", '{{ body }}\n</div>\n<aside class="cta">相談</aside>')
+    put(Bucket=source, Key="theme/post.html.j2", Body=cta.encode())
+    _eventually(lambda: 'class="cta"' in (_page(local, "2026/02/12/t1/index.html") or ""))
+    assert _report(local, "theme/post.html.j2")["rebuild"] == "pages"
+
+    put(Bucket=source, Key="theme/post.html.j2", Body=b"{% if %}\n")
+    rejected = _eventually(
+        lambda: (r := _report(local, "theme/post.html.j2")) and r["status"] == "rejected" and r
+    )
+    assert rejected["code"] == "bad-theme" and rejected["line"] == 1
+    assert 'class="cta"' in (_page(local, "2026/02/12/t1/index.html") or "")
+
+    local.clients.s3.delete_object(Bucket=source, Key="theme/post.html.j2")
+    _eventually(lambda: _page(local, "2026/02/12/t1/index.html") == packaged)
 
 
 def test_what_keeps_failing_lands_in_the_dead_letter_queue(local: Running) -> None:

@@ -78,11 +78,19 @@ def index_moto_queries() -> None:
 
 def content_files(content: Path) -> Iterator[tuple[Path, str]]:
     """(file, source key) pairs for a Jekyll site folder: _posts/ and posts/ go to posts/;
-    pages/ and _pages/ to pages/, and so do Jekyll's root-level Markdown pages (a
-    ``.md`` file next to ``_config.yml`` that starts with front matter, e.g. about.md)."""
+    theme/*.j2 to theme/; pages/ and _pages/ to pages/, and so do Jekyll's root-level
+    Markdown pages (a ``.md`` file next to ``_config.yml`` that starts with front matter,
+    e.g. about.md)."""
     for name in ("_config.yml", "_config.yaml", "_config.json"):
         if (content / name).is_file():
             yield content / name, name
+    # Theme overrides: Jinja2 templates directly under theme/ (Jekyll's _layouts/ are
+    # Liquid, which tsuzuri does not run, so they are not mirrored).
+    theme = content / "theme"
+    if theme.is_dir():
+        for path in sorted(theme.glob("*.j2")):
+            if path.is_file() and not path.name.startswith("."):
+                yield path, f"theme/{path.name}"
     for folder in ("pages", "_pages"):
         root = content / folder
         if root.is_dir():

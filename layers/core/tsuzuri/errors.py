@@ -85,5 +85,11 @@ class UrlCollision(PostRejected):
     code = "url-collision"
 
 
+class ThemeRejected(PostRejected):
+    """A theme override (``theme/*.j2``) does not compile or fails to render a sample page."""
+
+    code = "bad-theme"
+
+
 class TransientError(TsuzuriError):
     """A platform failure worth retrying: let the event be delivered again."""

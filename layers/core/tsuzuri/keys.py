@@ -9,10 +9,12 @@ from typing import Literal
 
 from tsuzuri.errors import KeyRejected
 
-KeyKind = Literal["post", "page", "asset", "config"]
+KeyKind = Literal["post", "page", "asset", "config", "theme"]
 CONFIG_NAMES = frozenset({"_config.yml", "_config.yaml", "_config.json"})
 POST_EXTENSIONS = (".md", ".markdown")
 PAGE_EXTENSIONS = (".md", ".markdown", ".html")
+# A theme override: one file directly under theme/, named like a packaged template.
+_THEME_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*\.(html|xml|txt)\.j2$")
 _POST_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)\.(md|markdown)$")
 # Jekyll's "pretty" slugify: anything but letters, marks, decimal digits and these
 # punctuation characters becomes a hyphen. Matching it keeps existing URLs identical.
@@ -53,6 +55,14 @@ def classify_key(key: str) -> SourceKey:
         return SourceKey(key=normalized, kind="config")
     if parts[0] == "assets" and len(parts) > 1:
         return SourceKey(key=normalized, kind="asset")
+    if parts[0] == "theme" and len(parts) > 1:
+        if len(parts) != 2 or not _THEME_NAME.match(parts[1]):
+            raise KeyRejected(
+                f"{key!r} is not a theme template",
+                hint="upload templates as theme/<name>.html.j2 (or the name of a packaged"
+                " template, e.g. theme/post.html.j2), directly under theme/",
+            )
+        return SourceKey(key=normalized, kind="theme", slug=parts[1])
     if parts[0] == "posts" and len(parts) > 1:
         match = _POST_NAME.match(parts[-1])
         if not match:
@@ -76,7 +86,7 @@ def classify_key(key: str) -> SourceKey:
             )
         return SourceKey(key=normalized, kind="page")
     raise KeyRejected(
-        f"the key {key!r} is outside posts/, pages/ and assets/",
+        f"the key {key!r} is outside posts/, pages/, assets/ and theme/",
         hint="posts go under posts/, static pages under pages/, images and files under assets/",
     )
 

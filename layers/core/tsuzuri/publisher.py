@@ -45,6 +45,7 @@ from tsuzuri.errors import (
     ConfigError,
     KeyRejected,
     PostRejected,
+    ThemeRejected,
     TransientError,
     TsuzuriError,
     UrlCollision,
@@ -176,6 +177,7 @@ class Publisher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int = 8,
         environ: Mapping[str, str] | None = None,
+        theme_overrides: Mapping[str, str] | None = None,
     ):
         self.site = site
         self.store = store
@@ -186,6 +188,8 @@ class Publisher:
         self.clock = clock
         self.workers = workers
         self.environ: Mapping[str, str] = environ or {}
+        # The accepted theme/ overrides (the table's copy, read at cold start).
+        self.theme_overrides: dict[str, str] = dict(theme_overrides or {})
 
     @property
     def theme(self) -> Theme:
@@ -193,12 +197,18 @@ class Publisher:
         if self._theme is None:
             from tsuzuri.theme import Theme
 
-            self._theme = Theme(self.site)
+            self._theme = Theme(self.site, overrides=self.theme_overrides)
         return self._theme
 
     @theme.setter
     def theme(self, value: Theme) -> None:
         self._theme = value
+
+    @property
+    def theme_fingerprint(self) -> str:
+        from tsuzuri.theme import overrides_fingerprint
+
+        return overrides_fingerprint(self.theme_overrides)
 
     # -- phase 0: the batch -----------------------------------------------------
     def process(self, changes: Sequence[Change]) -> BatchResult:
@@ -277,6 +287,8 @@ class Publisher:
             return self._apply_asset(change, source, plan)
         if source.kind == "config":
             return self._apply_config(change, source)
+        if source.kind == "theme":
+            return self._apply_theme(change, source)
         record = self.store.get_source(source.key)
         if _stale(change, record):
             assert record is not None
@@ -401,6 +413,61 @@ class Publisher:
                 message="site config changed: every page is re-rendered",
             )  # fmt: skip
         return Outcome(change.key, "config", message="site config unchanged")
+
+    def _apply_theme(self, change: Change, source: SourceKey) -> Outcome:
+        """Validate the override set this upload (or delete) makes, and say what it changes.
+
+        The table holds the last valid set, the one single source of truth: a broken
+        override is rejected (reported like a post) and the set in use stays as it was.
+        A valid set is recorded, used by this instance from now on, and the handler
+        re-renders every page through the rebuild path, as for a config change.
+        """
+        from tsuzuri.theme import (
+            MAX_OVERRIDE_BYTES,
+            OVERRIDE_PREFIX,
+            overrides_fingerprint,
+            validate_overrides,
+        )
+
+        name = source.slug
+        current, version = self.store.get_theme()
+        candidate = dict(current)
+        obj = self.source.get(source.key, max_bytes=MAX_OVERRIDE_BYTES)
+        if obj is None:
+            candidate.pop(name, None)
+        else:
+            try:
+                candidate[name] = obj.body.decode("utf-8").lstrip("\ufeff")
+            except UnicodeDecodeError:
+                raise ThemeRejected(
+                    f"{source.key} is not UTF-8 text", hint="save the template as UTF-8"
+                ) from None
+        # Overrides kept because something needed them when their file was deleted
+        # (that delete was refused) go as soon as nothing needs them any more.
+        present = {k.removeprefix(OVERRIDE_PREFIX) for k in self.source.list_keys(OVERRIDE_PREFIX)}
+        pruned = {n: text for n, text in candidate.items() if n == name or n in present}
+        theme = None
+        if pruned != candidate:
+            try:
+                theme = validate_overrides(self.site, pruned)
+                candidate = pruned
+            except ThemeRejected:
+                pass  # still included by another override: kept
+        if candidate == current:
+            if self.theme_overrides != current:  # another instance recorded it
+                self.theme_overrides = current
+                self._theme = None
+            return Outcome(change.key, "config", message="theme unchanged")
+        if theme is None:
+            theme = validate_overrides(self.site, candidate)
+        self.store.put_theme(candidate, overrides_fingerprint(candidate), version=version)
+        self.theme_overrides = candidate
+        self._theme = theme
+        what = "removed: the packaged template is back" if obj is None else "accepted"
+        return Outcome(
+            change.key, "config", rebuild="pages",
+            message=f"theme override {what}; every page is re-rendered",
+        )  # fmt: skip
 
     def _check_redirects(self, post: Post) -> None:
         for path in post.redirect_from:

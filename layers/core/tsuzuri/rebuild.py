@@ -33,6 +33,8 @@ class RebuildRequest:
     # Fingerprint of the site config to render with: a warm instance that still holds
     # an older config reloads it first.
     config: str = ""
+    # Fingerprint of the theme override set to render with (tsuzuri.theme).
+    theme: str = ""
 
     def message(self) -> str:
         body: dict[str, Any] = {"tsuzuri": "rebuild", "urls": list(self.urls), "lists": self.lists}
@@ -40,6 +42,8 @@ class RebuildRequest:
             body["keys"] = list(self.keys)
         if self.config:
             body["config"] = self.config
+        if self.theme:
+            body["theme"] = self.theme
         return json.dumps(body, ensure_ascii=False)
 
     @classmethod
@@ -54,22 +58,25 @@ class RebuildRequest:
             lists=bool(body.get("lists", False)),
             keys=tuple(keys),
             config=str(body.get("config", "")),
+            theme=str(body.get("theme", "")),
         )
 
 
 def config_requests(publisher: Publisher, effect: str) -> list[RebuildRequest]:
-    """What a site config change queues: every page re-rendered (``pages``), or every
-    source file parsed again (``reindex``: URLs, terms or visibility may move)."""
+    """What a site config (or theme override) change queues: every page re-rendered
+    (``pages``), or every source file parsed again (``reindex``: URLs, terms or
+    visibility may move)."""
     config = publisher.site.fingerprint()
+    theme = publisher.theme_fingerprint
     if effect == "reindex":
         keys = [k for prefix in SOURCE_PREFIXES for k in publisher.source.list_keys(prefix)]
-        requests = [RebuildRequest(lists=True, config=config)]
+        requests = [RebuildRequest(lists=True, config=config, theme=theme)]
         for start in range(0, len(keys), POSTS_PER_REQUEST):
             chunk = tuple(keys[start : start + POSTS_PER_REQUEST])
-            requests.append(RebuildRequest(keys=chunk, config=config))
+            requests.append(RebuildRequest(keys=chunk, config=config, theme=theme))
         return requests
     urls = [m.url for m in publisher.store.list_members("all")]
-    return [replace(r, config=config) for r in plan_requests(urls)]
+    return [replace(r, config=config, theme=theme) for r in plan_requests(urls)]
 
 
 def plan_requests(urls: Sequence[str]) -> list[RebuildRequest]:

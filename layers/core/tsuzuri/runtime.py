@@ -81,4 +81,6 @@ def build_publisher(
         invalidator=Invalidator(clients.cloudfront, settings.distribution_id),
         workers=int(env.get("TSUZURI_INDEX_WORKERS", "8")),
         environ=env,
+        # The last valid theme/ overrides: validated when uploaded, kept in the table.
+        theme_overrides=store.get_theme()[0],
     )

@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from tsuzuri.aws import call, error_code
 from tsuzuri.dynamo_types import deserialize, serialize
-from tsuzuri.errors import UrlCollision
+from tsuzuri.errors import TransientError, UrlCollision
 from tsuzuri.model import Heading, Page, PageEntry, Post, PostSummary, Term
 
 _THROTTLING = {
@@ -302,6 +302,37 @@ class PostStore:
         item = {"pk": "SITE", "sk": "CONFIG", "name": name, "body": body}
         item["fingerprint"] = fingerprint
         self._call("put_item", TableName=self._table, Item=_dump(item))
+
+    # -- the accepted theme overrides (theme/*.j2) ---------------------------------
+    def get_theme(self) -> tuple[dict[str, str], int]:
+        """(template name -> source, version) of the last valid override set."""
+        item = self._get("SITE", "THEME")
+        if item is None:
+            return {}, 0
+        templates = item.get("templates") or {}
+        return {str(k): str(v) for k, v in templates.items()}, int(item.get("version", 0))
+
+    def put_theme(self, templates: Mapping[str, str], fingerprint: str, *, version: int) -> None:
+        """Record a validated override set, if nobody else recorded one since ``version``."""
+        item = {
+            "pk": "SITE",
+            "sk": "THEME",
+            "templates": dict(templates),
+            "fingerprint": fingerprint,
+            "version": version + 1,
+        }
+        try:
+            self._call(
+                "put_item",
+                TableName=self._table,
+                Item=_dump(item),
+                ConditionExpression="attribute_not_exists(pk) OR version = :v",
+                ExpressionAttributeValues={":v": serialize(version)},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise TransientError("another theme change was recorded meanwhile") from exc
 
     # -- lists ------------------------------------------------------------------
     def add_member(self, list_id: str, name: str, summary: PostSummary) -> str:
