@@ -27,8 +27,9 @@ class _Raw:
         yield self._body
 
 
-class Crash(BaseException):  # noqa: N818 - not an error the code may catch: the process died
-    """The execution environment died in the middle of a request."""
+class Crash(Exception):
+    """The execution environment died in the middle of a request (Lambda then fails the
+    whole invocation: the pump retries every message of the batch)."""
 
 
 @dataclass
@@ -36,10 +37,12 @@ class Rule:
     operation: str  # "s3.PutObject", "dynamodb.TransactWriteItems", "cloudfront.*"
     error: str  # an AWS error code, "timeout" or "crash"
     times: int  # how many matching requests fail (-1: all of them)
+    calls: int = 0  # instead: every attempt botocore makes of this many calls fails
     when: Callable[[Any], bool] = lambda _request: True
     skip: int = 0  # let this many matching requests through first
     seen: int = 0
     fired: int = 0
+    started: int = 0
 
     def matches(self, event_name: str, request: Any) -> bool:
         service, operation = self.operation.split(".")
@@ -51,6 +54,14 @@ class Rule:
         self.seen += 1
         if self.seen <= self.skip:
             return False
+        if self.calls:
+            header = request.headers.get("amz-sdk-request", b"")
+            first_attempt = b"attempt=1;" in (
+                header if isinstance(header, bytes) else header.encode()
+            )
+            if first_attempt:
+                self.started += 1
+            return self.started <= self.calls
         return self.times < 0 or self.fired < self.times
 
 
@@ -71,7 +82,7 @@ class Faults:
     injected: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, operation: str, error: str, times: int = 1, **kwargs: Any) -> Rule:
+    def add(self, operation: str, error: str, times: int = 0, **kwargs: Any) -> Rule:
         rule = Rule(operation, error, times, **kwargs)
         with self._lock:
             self.rules.append(rule)

@@ -30,6 +30,17 @@ EPILOG_REBUILD = """examples:
   tsuzuri rebuild --endpoint-url http://127.0.0.1:5000 --table tsuzuri-dev-table \\
       --queue-url http://127.0.0.1:5000/123456789012/tsuzuri-dev-render
 """
+EPILOG_REDRIVE = """Moves the messages that exhausted their retries (the render queue's dead-letter
+queue) back to the render queue, once the cause is fixed. The render function is
+idempotent: a message replayed twice renders once more and changes nothing.
+
+examples:
+  tsuzuri redrive --stack tsuzuri
+  tsuzuri redrive --stack tsuzuri --limit 10      # try a few first
+  tsuzuri redrive --endpoint-url http://127.0.0.1:5000 \\
+      --queue-url http://127.0.0.1:5000/123456789012/tsuzuri-dev-render \\
+      --dead-letter-url http://127.0.0.1:5000/123456789012/tsuzuri-dev-render-dlq
+"""
 EPILOG_DEV = """examples:
   tsuzuri dev                      # publishes examples/ and serves http://127.0.0.1:8080/
   tsuzuri dev --content ~/blog     # a Jekyll site folder (_posts/, assets/, _config.yml)
@@ -85,6 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     rebuild.add_argument("--endpoint-url", help="another AWS endpoint, e.g. tsuzuri dev's")
     rebuild.add_argument("--region", help="AWS region (default: your AWS configuration)")
     rebuild.set_defaults(run=_rebuild)
+
+    redrive = commands.add_parser(
+        "redrive", help="move dead-lettered render messages back to the render queue",
+        epilog=EPILOG_REDRIVE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    redrive.add_argument("--stack", help="a deployed tsuzuri stack (reads its outputs)")
+    redrive.add_argument("--queue-url", help="the render queue (instead of --stack)")
+    redrive.add_argument("--dead-letter-url", help="its dead-letter queue (instead of --stack)")
+    redrive.add_argument("--limit", type=int, help="move at most this many messages")
+    redrive.add_argument("--endpoint-url", help="another AWS endpoint, e.g. tsuzuri dev's")
+    redrive.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    redrive.set_defaults(run=_redrive)
 
     dev = commands.add_parser(
         "dev", help="run the whole stack locally on an embedded AWS and serve the site",
@@ -239,6 +262,39 @@ def _rebuild(args: argparse.Namespace) -> int:
         print(f"[{done}/{of}] rebuild requests done", file=sys.stderr, flush=True)
 
     return 0 if wait_for_queue(sqs, queue_url, total, progress=progress) else 1
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    from tsuzuri.editor import stack_outputs
+    from tsuzuri.redrive import redrive
+
+    queue_url, dead_letter_url = args.queue_url, args.dead_letter_url
+    if args.stack:
+        outputs = stack_outputs(_client("cloudformation", args), args.stack)
+        queue_url, dead_letter_url = outputs.queue_url, outputs.dead_letter_url
+    if not queue_url or not dead_letter_url:
+        print("tsuzuri: give --stack, or both --queue-url and --dead-letter-url", file=sys.stderr)
+        return 2
+
+    def progress(moved: int, total: int) -> None:
+        print(f"[{moved}/{total}] moved back to the render queue", file=sys.stderr, flush=True)
+
+    try:
+        result = redrive(
+            _client("sqs", args), dead_letter_url, queue_url, limit=args.limit, progress=progress
+        )
+    except Exception as exc:
+        print(f"tsuzuri: redrive stopped: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    print(
+        f"moved {result.moved} message(s); {result.remaining} left in the dead-letter queue",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _dev(args: argparse.Namespace) -> int:

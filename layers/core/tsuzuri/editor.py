@@ -23,6 +23,7 @@ class StackOutputs:
     source_bucket: str
     table_name: str | None = None
     queue_url: str | None = None
+    dead_letter_url: str | None = None
 
 
 def stack_outputs(cloudformation: Any, stack: str) -> StackOutputs:
@@ -37,6 +38,7 @@ def stack_outputs(cloudformation: Any, stack: str) -> StackOutputs:
         source_bucket=outputs["SourceBucketName"],
         table_name=outputs.get("TableName"),
         queue_url=outputs.get("RenderQueueUrl"),
+        dead_letter_url=outputs.get("RenderDeadLetterQueueUrl"),
     )
 
 
