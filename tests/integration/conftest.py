@@ -47,6 +47,8 @@ def live(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) 
     # Built now (cold start) so that CloudFront back-off does not really sleep in tests.
     render.publisher().invalidator._sleep = lambda _s: None
     related_module = load_handler(RELATED_HANDLER)
+    related_faults = Faults()
+    related_module.make_clients = lambda **kw: _hooked(related_faults, make_clients(**kw))
     related_module.service.cache_clear()
     stop = threading.Event()
     mapping = related_mapping(load_template())
@@ -78,6 +80,7 @@ def live(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) 
         on_batch=on_batch, stop_event=stop, retry_visibility_s=1,
     )  # fmt: skip
     running.related_failures = failures  # type: ignore[attr-defined]
+    running.related_faults = related_faults
     yield running
     running.shutdown()
     render.publisher.cache_clear()

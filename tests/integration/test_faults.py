@@ -42,23 +42,25 @@ def publish_under(live: Live, count: int, seed: int) -> list[tuple[str, str, str
     return posts
 
 
+@pytest.mark.slow
 def test_s3_writes_failing_mid_publish_heal_on_retry(live: Live) -> None:
     """Writing one post's page fails on every attempt botocore makes (5) while other
     pages of the batch are written: the batch fails half-published, and its retry
     completes it. Scattered 503s on other writes are absorbed by botocore's retries."""
-    posts = corpus(12, seed=21)
+    posts = corpus(8, seed=21)
     page = posts[5][2].strip("/") + "/index.html"
     live.faults.add("s3.PutObject", "InternalError", calls=1, when=lambda r: page in r.url)
     live.faults.add(
-        "s3.PutObject", "SlowDown", times=6, skip=12, when=lambda r: _site_pages(r, live)
+        "s3.PutObject", "SlowDown", times=6, skip=8, when=lambda r: _site_pages(r, live)
     )
-    assert publish_under(live, 12, seed=21) == posts
+    assert publish_under(live, 8, seed=21) == posts
     assert live.faults.injected["s3.PutObject:InternalError"] == 6  # 1 try + 5 retries
     assert live.faults.injected["s3.PutObject:SlowDown"] == 6
     assert live.failed_batches, "the failure must have reached the function"
     check_site(live, posts)
 
 
+@pytest.mark.slow
 def test_dynamodb_throttling_is_retried_to_the_right_site(live: Live) -> None:
     for operation, code, times in [
         ("dynamodb.TransactWriteItems", "ProvisionedThroughputExceededException", 12),
@@ -78,6 +80,19 @@ def test_dynamodb_throttling_is_retried_to_the_right_site(live: Live) -> None:
     check_site(live, posts)
 
 
+@pytest.mark.slow
+def test_the_related_function_throttled_retries_to_exact_lists(live: Live) -> None:
+    """Whole invocations of the related function fail on throttles (every attempt of a
+    few calls): the stream mapping retries them (bisecting) within its 3 retries."""
+    live.related_faults.add("dynamodb.Query", "ThrottlingException", calls=2, skip=5)
+    live.related_faults.add("dynamodb.PutItem", "ProvisionedThroughputExceededException", calls=1)
+    posts = publish_under(live, 10, seed=26)
+    print(dict(live.related_faults.injected))
+    assert live.related_faults.injected["dynamodb.Query:ThrottlingException"] >= 6
+    check_site(live, posts)  # includes: nothing went to the on-failure destination
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("error", ["TooManyInvalidationsInProgress", "timeout"])
 def test_cloudfront_refusing_or_timing_out_still_invalidates(live: Live, error: str) -> None:
     if error == "timeout":  # botocore retries a timeout 5 times: fail all 6 attempts
@@ -93,6 +108,7 @@ def test_cloudfront_refusing_or_timing_out_still_invalidates(live: Live, error: 
     assert {url for _k, _t, url, _tags in posts} <= invalidated
 
 
+@pytest.mark.slow
 def test_a_crash_after_the_pages_before_the_invalidation_is_repaired(live: Live) -> None:
     """The process dies between writing the pages and invalidating them: the outbox
     keeps the paths, and the redelivered batch invalidates them."""
@@ -113,8 +129,8 @@ def test_what_exhausts_its_retries_waits_in_the_dlq_and_redrive_replays_it(
     """Reading two posts from the source bucket fails on every attempt: after
     maxReceiveCount deliveries their messages are dead-lettered, the rest of the site is
     published; once the fault is gone, ``tsuzuri redrive`` replays them."""
-    posts = corpus(10, seed=25)
-    broken = {posts[3][0], posts[7][0]}
+    posts = corpus(6, seed=25)
+    broken = {posts[1][0], posts[4][0]}
     live.faults.add(
         "s3.GetObject", "InternalError", times=-1,
         when=lambda r: _source(r, live) and any(k.split("/")[-1] in r.url for k in broken),

@@ -100,7 +100,7 @@ def run_load(live: Live, count: int, pumps: int) -> None:
 
 
 def test_concurrent_uploads_publish_every_post_exactly_once(live: Live) -> None:
-    run_load(live, 40, pumps=2)
+    run_load(live, 24, pumps=2)
 
 
 @pytest.mark.slow
@@ -154,7 +154,7 @@ def run_redelivery(live: Live, count: int, seed: int) -> None:
 
 
 def test_duplicated_shuffled_events_and_deletes_before_creates(live: Live) -> None:
-    run_redelivery(live, 25, seed=5)
+    run_redelivery(live, 15, seed=5)
 
 
 @pytest.mark.slow

@@ -40,6 +40,7 @@ class Live:
     faults: Faults
     endpoint: str
     stop: threading.Event
+    related_faults: Faults = field(default_factory=Faults)  # on the related function's clients
     threads: list[threading.Thread] = field(default_factory=list)
     failed_batches: list[set[str]] = field(default_factory=list)
     deliveries: int = 0
