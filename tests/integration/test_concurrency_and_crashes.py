@@ -110,3 +110,47 @@ def test_a_crash_after_the_index_is_healed_by_the_redelivered_event(
     assert site.publisher.store.pending_outbox() == []
     invalidated = [p for batch in site.invalidations() for p in batch]
     assert "/2026/02/12/crash/" in invalidated
+
+
+def test_an_edit_that_moves_the_url_during_a_render_leaves_one_post(
+    site: Site, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Render A reads version 1 of a file; the editor changes its date (a new URL) and
+    render B (another execution environment) publishes version 2; then A finishes.
+    Exactly one post must be live: version 2, at its URL."""
+    other = build_publisher(
+        site.settings, make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1"),
+        site=SITE, environ={},
+    )  # fmt: skip
+    other.clock = site.publisher.clock
+    key = "posts/2026-01-05-moved.md"
+    site.upload(key, post_text("前の版", date="2026-01-05 10:00:00 +0900", tags="[AWS]"))
+    a_has_read, b_is_done = threading.Event(), threading.Event()
+    real_get = site.publisher.source.get
+
+    def get_then_wait(*args: object, **kwargs: object) -> object:
+        obj = real_get(*args, **kwargs)  # type: ignore[arg-type]
+        if not a_has_read.is_set():
+            a_has_read.set()
+            assert b_is_done.wait(30)
+        return obj
+
+    monkeypatch.setattr(site.publisher.source, "get", get_then_wait)
+    results = []
+    slow = threading.Thread(
+        target=lambda: results.append(site.publisher.process([Change(key, False, token="a")]))
+    )
+    slow.start()
+    assert a_has_read.wait(30)
+    site.upload(key, post_text("新しい版", date="2026-01-07 10:00:00 +0900", tags="[AWS]"))
+    other.process([Change(key, False, token="b")])
+    b_is_done.set()
+    slow.join(30)
+    monkeypatch.setattr(site.publisher.source, "get", real_get)
+    if results[0].failed_tokens:  # Lambda redelivers what A reported as failed
+        site.publisher.process([Change(key, False, token="a")])
+
+    assert site.page("/2026/01/05/moved/") is None, "the old version stays live at its old URL"
+    assert "新しい版" in (site.page("/2026/01/07/moved/") or "")
+    tag = site.json("/tags/aws/index.json")
+    assert [p["url"] for p in tag["posts"]] == ["/2026/01/07/moved/"]

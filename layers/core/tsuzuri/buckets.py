@@ -108,6 +108,16 @@ class SourceBucket:
                 return keys
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
 
+    def etag(self, key: str) -> str | None:
+        """The current version's ETag, or None if ``key`` is gone."""
+        try:
+            response = _call(self._s3.head_object, Bucket=self.name, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in _MISSING:
+                return None
+            raise
+        return str(response.get("ETag", "")).strip('"')
+
     def exists(self, key: str) -> bool:
         try:
             _call(self._s3.head_object, Bucket=self.name, Key=key)

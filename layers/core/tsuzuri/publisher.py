@@ -369,6 +369,22 @@ class Publisher:
         self.store.put_source(
             source.key, url=post.url, state="published", sequencer=change.sequencer
         )
+        # Another render of the same file may have run meanwhile (an edit arrived while
+        # this one ran; renders run concurrently). If it recorded another URL, this post
+        # is an orphan: take it back. If the file changed since it was read, what was
+        # written is stale: fail, and the redelivered event renders the current version
+        # (and retracts this URL, which the table now records as the file's).
+        current = self.store.get_source(source.key)
+        if current is not None and current.url != post.url:
+            owner = self.store.get_post_owner(post.url)
+            if owner == post.source_key:
+                self._retract(post, plan)
+            plan.fresh_posts.pop(post.url, None)
+            redirects = {page_key(p) for p in post.redirect_from}
+            plan.extra_files = [f for f in plan.extra_files if f.key not in redirects]
+            return Outcome(change.key, "stale", url=post.url, message="a newer version won")
+        if self.source.etag(change.key) != obj.etag:
+            raise TransientError(f"{change.key} changed while it was published; will retry")
         status: Status = "published" if changed else "unchanged"
         return Outcome(change.key, status, url=post.url)
 
