@@ -59,8 +59,10 @@ class Live:
     def shutdown(self) -> None:
         self.stop.set()
         for thread in self.threads:
-            thread.join(timeout=30)
+            thread.join(timeout=120)  # a pump stops after the invocation it is in
+        alive = [t.name for t in self.threads if t.is_alive()]
         self.threads.clear()
+        assert not alive, f"pump threads still running: {alive}"
 
     def queue_depth(self, url: str | None = None) -> int:
         attributes = self.sqs.get_queue_attributes(
