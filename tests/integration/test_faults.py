@@ -84,7 +84,7 @@ def test_dynamodb_throttling_is_retried_to_the_right_site(live: Live) -> None:
 def test_the_related_function_throttled_retries_to_exact_lists(live: Live) -> None:
     """Whole invocations of the related function fail on throttles (every attempt of a
     few calls): the stream mapping retries them (bisecting) within its 3 retries."""
-    live.related_faults.add("dynamodb.Query", "ThrottlingException", calls=2, skip=5)
+    live.related_faults.add("dynamodb.Query", "ThrottlingException", calls=1, skip=5)
     live.related_faults.add("dynamodb.PutItem", "ProvisionedThroughputExceededException", calls=1)
     posts = publish_under(live, 10, seed=26)
     print(dict(live.related_faults.injected))
