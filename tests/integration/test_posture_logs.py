@@ -38,6 +38,10 @@ def handler(
     }.items():
         monkeypatch.setenv(name, value)
     module = load_handler()
+    # Powertools configures the "tsuzuri-render" logger once per process: a stack
+    # loaded earlier at another level keeps it, so say the level this test needs.
+    level = module.logger.log_level
+    module.logger.setLevel(logging.DEBUG)
     logged = io.StringIO()
     handlers = [h for h in module.logger.handlers if isinstance(h, logging.StreamHandler)]
     assert handlers, "Powertools logs through a stream handler"
@@ -46,6 +50,7 @@ def handler(
     for h, stream in zip(handlers, previous, strict=True):
         if stream is not None:
             h.setStream(stream)
+    module.logger.setLevel(level)
     module.publisher.cache_clear()
 
 
