@@ -374,6 +374,7 @@ def test_source_notifications_reach_the_queue(resources: dict[str, Any]) -> None
         "_posts/",
         "pages/",
         "assets/",
+        "theme/",
         "_config.yml",
         "_config.yaml",
         "_config.json",
