@@ -12,7 +12,6 @@ capacity): 1 WRU per started KB written, 1 RRU per started 4 KB read consistentl
 from __future__ import annotations
 
 import argparse
-import collections
 import logging
 import math
 import os
@@ -20,7 +19,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.update(
     {
@@ -30,53 +28,6 @@ os.environ.update(
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     }
 )
-
-
-def item_bytes(item: dict[str, Any]) -> int:
-    def size(value: Any) -> int:
-        ((kind, inner),) = value.items()
-        if kind in ("S", "N"):
-            return len(str(inner).encode())
-        if kind == "B":
-            return len(inner)
-        if kind == "M":
-            return sum(len(k) + size(v) for k, v in inner.items()) + 3
-        if kind == "L":
-            return sum(size(v) + 1 for v in inner) + 3
-        return 1
-
-    return sum(len(k) + size(v) for k, v in item.items())
-
-
-class Meter:
-    def __init__(self) -> None:
-        self.calls: collections.Counter[str] = collections.Counter()
-        self.rru = 0.0
-        self.wru = 0.0
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.rru = self.wru = 0.0
-
-    def before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["bench_params"] = params
-
-    def after(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        params = context.get("bench_params", {})
-        name = model.name
-        self.calls[name] += 1
-        if name in ("PutItem",):
-            self.wru += max(1, math.ceil(item_bytes(params["Item"]) / 1024))
-        elif name in ("UpdateItem", "DeleteItem"):
-            self.wru += 1
-        elif name == "GetItem":
-            self.rru += max(1, math.ceil(item_bytes(parsed.get("Item", {})) / 4096))
-        elif name == "Query":
-            total = sum(item_bytes(i) for i in parsed.get("Items", []))
-            self.rru += max(1, math.ceil(total / 4096))
-        elif name == "BatchGetItem":
-            for items in parsed.get("Responses", {}).values():
-                self.rru += sum(max(1, math.ceil(item_bytes(i) / 4096)) for i in items)
 
 
 def _redate(path: Path, number: int) -> Path:
@@ -103,6 +54,7 @@ def main() -> None:
     from tsuzuri.runtime import build_publisher, make_clients
 
     from benchmarks.corpus import generate
+    from benchmarks.meter import Meter
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -136,8 +88,7 @@ def main() -> None:
 
     meter = Meter()
     for client in (clients.s3, clients.dynamodb, clients.cloudfront):
-        client.meta.events.register("provide-client-params.*.*", meter.before)
-        client.meta.events.register("after-call.*.*", meter.after)
+        meter.attach(client)
     rows = []
     for path in fresh:
         meter.reset()

@@ -3,8 +3,8 @@ time of a full recomputation, on a synthetic site whose tags are skewed like the
 target's (about 240 tags, the top one on half the posts, 3 to 8 tags per post,
 6 categories).
 
-    .venv/bin/python benchmarks/related_bench.py --posts 2500 --publishes 100
-    .venv/bin/python benchmarks/related_bench.py --posts 10000 --publishes 100
+    .venv/bin/python -m benchmarks.related_bench --posts 2500 --publishes 100
+    .venv/bin/python -m benchmarks.related_bench --posts 10000 --publishes 20
 
 Parts:
 
@@ -65,6 +65,8 @@ from tsuzuri.related import (
     recompute_all,
     signature_of,
 )
+
+from benchmarks.meter import Meter
 
 K = DEFAULT_SETTINGS.count
 KANJI = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
@@ -297,69 +299,6 @@ def report_relevance(docs: list[Doc], feats: list[Features], sample_size: int) -
 # -- one publish on moto -----------------------------------------------------------
 
 
-def item_bytes(item: dict[str, Any]) -> int:
-    def size(value: Any) -> int:
-        ((kind, inner),) = value.items()
-        if kind in ("S", "N"):
-            return len(str(inner).encode())
-        if kind == "B":
-            return len(inner)
-        if kind == "M":
-            return sum(len(k) + size(v) for k, v in inner.items()) + 3
-        if kind == "L":
-            return sum(size(v) + 1 for v in inner) + 3
-        return 1
-
-    return sum(len(k) + size(v) for k, v in item.items())
-
-
-class Meter:
-    """API calls, estimated DynamoDB units and items by botocore event hooks."""
-
-    def __init__(self) -> None:
-        self.calls: collections.Counter[str] = collections.Counter()
-        self.rru = self.wru = 0.0
-        self.items_read = self.items_written = 0
-
-    def reset(self) -> None:
-        self.__init__()  # type: ignore[misc]
-
-    def before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["bench_params"] = params
-
-    def after(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        params = context.get("bench_params", {})
-        name = model.name
-        self.calls[name] += 1
-        if name == "PutItem":
-            self.wru += max(1, math.ceil(item_bytes(params["Item"]) / 1024))
-            self.items_written += 1
-        elif name in ("UpdateItem", "DeleteItem"):
-            self.wru += 1
-            self.items_written += 1
-        elif name == "BatchWriteItem":
-            for requests in params.get("RequestItems", {}).values():
-                for request in requests:
-                    self.items_written += 1
-                    if "PutRequest" in request:
-                        self.wru += max(
-                            1, math.ceil(item_bytes(request["PutRequest"]["Item"]) / 1024)
-                        )
-                    else:
-                        self.wru += 1
-        elif name == "GetItem":
-            self.rru += max(1, math.ceil(item_bytes(parsed.get("Item", {})) / 4096))
-            self.items_read += 1 if parsed.get("Item") else 0
-        elif name == "Query":
-            items = parsed.get("Items", [])
-            self.rru += max(1, math.ceil(sum(item_bytes(i) for i in items) / 4096))
-            self.items_read += len(items)
-        elif name == "BatchGetItem":
-            for items in parsed.get("Responses", {}).values():
-                self.rru += sum(max(1, math.ceil(item_bytes(i) / 4096)) for i in items)
-                self.items_read += len(items)
-
-
 def post_of(doc: Doc, text: str) -> Post:
     return Post(
         source_key=f"posts/{doc.date:%Y-%m-%d}-post-{doc.number:05d}.md",
@@ -454,8 +393,7 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
 
     meter = Meter()
     for client in (clients.s3, clients.dynamodb, clients.cloudfront):
-        client.meta.events.register("provide-client-params.*.*", meter.before)
-        client.meta.events.register("after-call.*.*", meter.after)
+        meter.attach(client)
     rows = []
     for post in fresh:
         # What the render function's index phase writes (its pages are not measured).

@@ -110,13 +110,7 @@ class SourceBucket:
 
     def etag(self, key: str) -> str | None:
         """The current version's ETag, or None if ``key`` is gone."""
-        try:
-            response = _call(self._s3.head_object, Bucket=self.name, Key=key)
-        except ClientError as exc:
-            if error_code(exc) in _MISSING:
-                return None
-            raise
-        return str(response.get("ETag", "")).strip('"')
+        return _head_etag(self._s3, self.name, key)
 
     def exists(self, key: str) -> bool:
         try:
@@ -210,13 +204,7 @@ class SiteBucket:
         return str(response["Body"].read().decode("utf-8"))
 
     def _etag(self, key: str) -> str | None:
-        try:
-            response = _call(self._s3.head_object, Bucket=self.name, Key=key)
-        except ClientError as exc:
-            if error_code(exc) in _MISSING:
-                return None
-            raise
-        return str(response.get("ETag", "")).strip('"')
+        return _head_etag(self._s3, self.name, key)
 
     def _put(self, file: SiteFile) -> None:
         _call(
@@ -252,3 +240,14 @@ def safe_site_key(key: str) -> str:
 
 def _call(method: Any, **kwargs: Any) -> Any:
     return call("S3", method, _RETRYABLE, **kwargs)
+
+
+def _head_etag(s3: Any, bucket: str, key: str) -> str | None:
+    """An object's ETag (quotes removed), or None if it does not exist."""
+    try:
+        response = _call(s3.head_object, Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise
+    return str(response.get("ETag", "")).strip('"')
