@@ -69,3 +69,21 @@ def test_reads_through_the_patched_server_round_trip(clients: Any, stack: Any) -
         assert set(found["blobs"]["BS"]) == {b"\x00\x01", b"\xff"}
         assert found["tags"] == ITEM["tags"]
         assert found["pk"] == ITEM["pk"]
+
+
+def test_cached_service_names_equal_motos_directory_listing() -> None:
+    import os
+
+    import moto
+    from moto import backends
+    from tsuzuri.devstack import speed_up_moto
+
+    speed_up_moto()
+    root = os.path.dirname(moto.__file__)
+    on_disk = sorted(
+        name
+        for name in os.listdir(root)
+        if os.path.isdir(os.path.join(root, name)) and not name.startswith("__")
+    )
+    assert list(backends.list_of_moto_modules()) == on_disk
+    assert {"s3", "dynamodb", "sqs", "cloudfront"} <= set(on_disk)
