@@ -607,6 +607,12 @@ class Publisher:
     def _build(self, plan: _Plan, versions: dict[str, int]) -> tuple[list[SiteFile], set[str]]:
         files: list[SiteFile] = list(plan.extra_files)
         obsolete: set[str] = set(plan.delete_keys)
+        if not plan.lists and not plan.pages_changed:
+            # Only post pages (e.g. their related lists changed): their neighbours are
+            # read one by one, so the work does not grow with the site.
+            files += self._post_pages(None, plan)
+            files += self._static_pages(plan)
+            return files, obsolete
         timeline = self.store.list_members(ALL)  # newest first
         for list_id, name in sorted(plan.lists.items()):
             members = timeline if list_id == ALL else self.store.list_members(list_id)
@@ -710,27 +716,40 @@ class Publisher:
             )
         return pages, obsolete
 
-    def _post_pages(self, timeline: Sequence[PostSummary], plan: _Plan) -> list[SiteFile]:
-        ascending = list(reversed(timeline))
-        keys = [m.sort_key for m in ascending]
+    def _post_pages(self, timeline: Sequence[PostSummary] | None, plan: _Plan) -> list[SiteFile]:
+        """Pages of the refreshed posts and of the neighbours of every new timeline
+        position. Without ``timeline`` (nothing on the timeline moved), each page's
+        neighbours come from the store."""
+        placed: dict[str, tuple[PostSummary | None, PostSummary | None]] = {}
         urls: set[str] = set(plan.refresh)
-        for anchor in plan.anchors.get(ALL, ()):
-            index = bisect_left(keys, anchor)
-            for neighbour in range(index - 1, index + 2):
-                if 0 <= neighbour < len(ascending):
-                    urls.add(ascending[neighbour].url)
-        position = {m.url: i for i, m in enumerate(ascending)}
+        if timeline is not None:
+            ascending = list(reversed(timeline))
+            keys = [m.sort_key for m in ascending]
+            for anchor in plan.anchors.get(ALL, ()):
+                index = bisect_left(keys, anchor)
+                for neighbour in range(index - 1, index + 2):
+                    if 0 <= neighbour < len(ascending):
+                        urls.add(ascending[neighbour].url)
+            for index, member in enumerate(ascending):
+                if member.url in urls:
+                    placed[member.url] = (
+                        ascending[index - 1] if index > 0 else None,
+                        ascending[index + 1] if index + 1 < len(ascending) else None,
+                    )
         files: list[SiteFile] = []
         for url in sorted(urls):
-            if url not in position:
-                continue
-            index = position[url]
+            if timeline is not None and url not in placed:
+                continue  # not on the timeline: unpublished or hidden
             stored = self.store.get_post(url)
             if stored is None:
                 continue
             post = plan.fresh_posts.get(url, stored.post)
-            previous = ascending[index - 1] if index > 0 else None
-            following = ascending[index + 1] if index + 1 < len(ascending) else None
+            if timeline is None:
+                around = self.store.adjacent(ALL, stored.post.sort_key)
+                if around is None:
+                    continue
+                placed[url] = around
+            previous, following = placed[url]
             html = self.theme.render_post(
                 post, previous=previous, next=following, related=stored.related
             )

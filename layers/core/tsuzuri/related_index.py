@@ -348,22 +348,8 @@ class RelatedStore(PostStore):
     def _limited(
         self, condition: str, values: dict[str, Any], *, limit: int, forward: bool
     ) -> list[Features]:
-        found: list[Features] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-            "ScanIndexForward": forward,
-        }
-        while len(found) < limit:
-            kwargs["Limit"] = limit - len(found)
-            response = self._call("query", **kwargs)
-            found += [features_from_item(_load(i)) for i in response.get("Items", [])]
-            if not response.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return found
+        items = self._query_raw(condition, values, forward=forward, limit=limit)
+        return [features_from_item(item) for item in items]
 
     def published(self, after: str, limit: int) -> list[tuple[str, str]]:
         """(sort key, URL) of up to ``limit`` published posts after ``after``, oldest first."""
