@@ -87,3 +87,32 @@ def test_cached_service_names_equal_motos_directory_listing() -> None:
     )
     assert list(backends.list_of_moto_modules()) == on_disk
     assert {"s3", "dynamodb", "sqs", "cloudfront"} <= set(on_disk)
+
+
+def test_retention_check_answers_as_motos_own() -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+    from tsuzuri.devstack import speed_up_moto
+
+    speed_up_moto()
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID]["ap-northeast-1"]
+    backend.create_queue("retention-check", MessageRetentionPeriod="60")
+    fresh = backend.send_message("retention-check", "fresh")
+    stale = backend.send_message("retention-check", "stale")
+    stale.sent_timestamp -= 61_000
+    for message, expected in ((fresh, True), (stale, False)):
+        assert _motos_retention_check(backend, "retention-check", message) is expected
+        assert (
+            backend.is_message_valid_based_on_retention_period("retention-check", message)
+            is expected
+        )
+
+
+def _motos_retention_check(self: Any, queue_name: str, message: Any) -> bool:
+    # moto's own implementation (moto/sqs/models.py), kept to compare against.
+    from moto.core.utils import unix_time
+
+    retention_period = self.get_queue_attributes(queue_name, ["MessageRetentionPeriod"])[
+        "MessageRetentionPeriod"
+    ]
+    return bool(retention_period + message.sent_timestamp / 1000 > unix_time())

@@ -552,6 +552,26 @@ def speed_up_moto() -> None:
     encode_dynamodb_reads()
     notify_delete_markers()
     cache_moto_service_names()
+    read_sqs_retention_directly()
+
+
+def read_sqs_retention_directly() -> None:
+    """moto checks each received message against the queue's retention period by
+    building every queue attribute, approximate message counts included, and those
+    counts walk all messages: a receive of 250 from a queue of 2,500 walked the queue
+    three times per message, half the local stack's time during a load."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_tsuzuri_fast", False):
+        return
+
+    def within_retention(self: Any, queue_name: str, message: Any) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
+
+    within_retention._tsuzuri_fast = True  # type: ignore[attr-defined]
+    SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
 
 
 def cache_moto_service_names() -> None:
@@ -833,8 +853,13 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         threads[-1].start()
         preview.start()
         _install_sigterm(stop)
-        while not stop.wait(POLL_SECONDS):
+        pause = POLL_SECONDS
+        while not stop.wait(pause):
+            scan_started = time.perf_counter()
             mirror.sync()
+            # Stat-polling 2,500 files costs ~60 ms: keep it under a tenth of the time,
+            # but still notice an edit within the promised 2 s.
+            pause = min(max(POLL_SECONDS, 10 * (time.perf_counter() - scan_started)), 1.5)
     except KeyboardInterrupt:
         pass
     finally:
