@@ -154,3 +154,74 @@ def test_an_edit_that_moves_the_url_during_a_render_leaves_one_post(
     assert "新しい版" in (site.page("/2026/01/07/moved/") or "")
     tag = site.json("/tags/aws/index.json")
     assert [p["url"] for p in tag["posts"]] == ["/2026/01/07/moved/"]
+
+
+def _second_publisher(site: Site, moto_endpoint: str) -> object:
+    other = build_publisher(
+        site.settings, make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1"),
+        site=SITE, environ={},
+    )  # fmt: skip
+    other.clock = site.publisher.clock
+    return other
+
+
+def test_a_post_page_refresh_that_raced_a_new_neighbour_renders_again(
+    site: Site, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The related function re-renders a page (its list changed) while a publish puts a
+    new post next to it: the refresh read the old neighbours, wrote after the publish,
+    and must notice and render the page again."""
+    other = _second_publisher(site, moto_endpoint)
+    site.publish("posts/2026-02-01-old.md", post_text("古い", date="2026-02-01 10:00:00 +0900"))
+    newer = "posts/2026-02-02-new.md"
+    site.upload(newer, post_text("新しい", date="2026-02-02 10:00:00 +0900"))
+    refreshed_once, neighbour_published = threading.Event(), threading.Event()
+    real_diff = site.publisher.output.diff
+
+    def diff_then_wait(files: object) -> object:
+        if not refreshed_once.is_set():
+            refreshed_once.set()
+            assert neighbour_published.wait(30)
+        return real_diff(files)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(site.publisher.output, "diff", diff_then_wait)
+    refresh = threading.Thread(target=site.publisher.refresh_posts, args=(["/2026/02/01/old/"],))
+    refresh.start()
+    assert refreshed_once.wait(30)
+    other.process([Change(newer, False, token="b")])  # type: ignore[attr-defined]
+    neighbour_published.set()
+    refresh.join(30)
+
+    assert "/2026/02/02/new/" in (site.page("/2026/02/01/old/") or ""), (
+        "the refresh must not leave the page without its new neighbour link"
+    )
+
+
+def test_a_post_page_refresh_finishes_while_other_posts_keep_publishing(
+    site: Site, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishes elsewhere on the timeline move the ``all`` list on every attempt; a
+    refresh of one page does not depend on them and must not give up."""
+    other = _second_publisher(site, moto_endpoint)
+    site.publish("posts/2026-03-01-prev.md", post_text("前", date="2026-03-01 10:00:00 +0900"))
+    site.publish("posts/2026-03-10-kept.md", post_text("本命", date="2026-03-10 10:00:00 +0900"))
+    site.publish("posts/2026-03-20-next.md", post_text("次", date="2026-03-20 10:00:00 +0900"))
+    elsewhere = [f"posts/2025-0{m}-01-elsewhere-{m}.md" for m in range(1, 9)]
+    for month, key in enumerate(elsewhere, start=1):
+        site.upload(key, post_text(f"別{month}", date=f"2025-0{month}-01 10:00:00 +0900"))
+    real_diff = site.publisher.output.diff
+
+    def diff_while_publishing(files: object) -> object:
+        if elsewhere:
+            key = elsewhere.pop(0)
+            other.process([Change(key, False, token=key)])  # type: ignore[attr-defined]
+        return real_diff(files)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(site.publisher.output, "diff", diff_while_publishing)
+    result = site.publisher.refresh_posts(["/2026/03/10/kept/"])
+
+    assert len(elsewhere) >= 6, "the refresh finished without re-rendering for each publish"
+    page = site.page("/2026/03/10/kept/") or ""
+    assert "/2026/03/20/next/" in page
+    assert "/2026/03/01/prev/" in page
+    assert result.written == [] or result.written == ["2026/03/10/kept/index.html"]

@@ -123,6 +123,11 @@ class BatchResult:
     invalidation_id: str | None = None
 
 
+# What a post page shows besides the theme: the stored post with its related list, and
+# its older and newer neighbours on the timeline.
+_PageInputs = tuple[StoredPost, PostSummary | None, PostSummary | None]
+
+
 @dataclass(slots=True)
 class _Plan:
     """What phase 1 changed, for phase 2 to render."""
@@ -566,6 +571,9 @@ class Publisher:
             and not plan.all_pages
         ):
             return
+        if _refresh_only(plan):
+            self._render_refreshed(set(plan.refresh), result)
+            return
         watched = set(plan.lists) | {ALL}
         written: set[str] = set(plan.assets_changed)
         deleted: set[str] = set()
@@ -593,6 +601,62 @@ class Publisher:
         result.written = sorted(written)
         result.deleted = sorted(deleted)
 
+    def _render_refreshed(self, urls: set[str], result: BatchResult) -> None:
+        """Re-render post pages whose inputs changed elsewhere (their related lists).
+
+        Watching the ``all`` version, as list renders do, never settles under a steady
+        stream of publishes: every publish moves it. A post page depends only on its
+        post, its related list and its two neighbours, so after writing, those are read
+        again and only the pages whose inputs moved are rendered once more. Whichever
+        render writes last has checked that what it wrote was current.
+        """
+        written: set[str] = set()
+        for _attempt in range(RENDER_ATTEMPTS):
+            rendered = {url: self._post_page(url) for url in sorted(urls)}
+            files = [page for _inputs, page in rendered.values() if page is not None]
+            changed = self.output.diff(files)
+            keys = sorted(f.key for f in changed)
+            reference = ""
+            if keys and self.invalidator.enabled:
+                digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
+                reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
+                self.store.save_outbox(reference, paths_for_keys(keys))
+            self.output.put(changed)
+            written |= set(keys)
+            if reference:
+                self._invalidate(reference, paths_for_keys(keys), result)
+            urls = {
+                url
+                for url, (inputs, _page) in rendered.items()
+                if inputs is not None and self._post_page_inputs(url) != inputs
+            }
+            if not urls:
+                break
+        else:
+            raise TransientError("post pages kept changing under concurrent renders; will retry")
+        result.written = sorted(written)
+
+    def _post_page_inputs(self, url: str) -> _PageInputs | None:
+        """What a post page shows: the stored post, its related list and neighbours;
+        None when the post is gone or off the timeline (its page is not rendered)."""
+        stored = self.store.get_post(url)
+        if stored is None:
+            return None
+        around = self.store.adjacent(ALL, stored.post.sort_key)
+        if around is None:
+            return None
+        return (stored, *around)
+
+    def _post_page(self, url: str) -> tuple[_PageInputs | None, SiteFile | None]:
+        inputs = self._post_page_inputs(url)
+        if inputs is None:
+            return None, None
+        stored, previous, following = inputs
+        html = self.theme.render_post(
+            stored.post, previous=previous, next=following, related=stored.related
+        )
+        return inputs, page_file(page_key(url), html)
+
     def _invalidate(self, reference: str, paths: list[str], result: BatchResult) -> None:
         result.invalidation_id = self.invalidator.invalidate(paths, reference)
         result.invalidated = sorted(set(result.invalidated) | set(paths))
@@ -607,12 +671,6 @@ class Publisher:
     def _build(self, plan: _Plan, versions: dict[str, int]) -> tuple[list[SiteFile], set[str]]:
         files: list[SiteFile] = list(plan.extra_files)
         obsolete: set[str] = set(plan.delete_keys)
-        if not plan.lists and not plan.pages_changed:
-            # Only post pages (e.g. their related lists changed): their neighbours are
-            # read one by one, so the work does not grow with the site.
-            files += self._post_pages(None, plan)
-            files += self._static_pages(plan)
-            return files, obsolete
         timeline = self.store.list_members(ALL)  # newest first
         for list_id, name in sorted(plan.lists.items()):
             members = timeline if list_id == ALL else self.store.list_members(list_id)
@@ -716,40 +774,27 @@ class Publisher:
             )
         return pages, obsolete
 
-    def _post_pages(self, timeline: Sequence[PostSummary] | None, plan: _Plan) -> list[SiteFile]:
-        """Pages of the refreshed posts and of the neighbours of every new timeline
-        position. Without ``timeline`` (nothing on the timeline moved), each page's
-        neighbours come from the store."""
-        placed: dict[str, tuple[PostSummary | None, PostSummary | None]] = {}
+    def _post_pages(self, timeline: Sequence[PostSummary], plan: _Plan) -> list[SiteFile]:
+        ascending = list(reversed(timeline))
+        keys = [m.sort_key for m in ascending]
         urls: set[str] = set(plan.refresh)
-        if timeline is not None:
-            ascending = list(reversed(timeline))
-            keys = [m.sort_key for m in ascending]
-            for anchor in plan.anchors.get(ALL, ()):
-                index = bisect_left(keys, anchor)
-                for neighbour in range(index - 1, index + 2):
-                    if 0 <= neighbour < len(ascending):
-                        urls.add(ascending[neighbour].url)
-            for index, member in enumerate(ascending):
-                if member.url in urls:
-                    placed[member.url] = (
-                        ascending[index - 1] if index > 0 else None,
-                        ascending[index + 1] if index + 1 < len(ascending) else None,
-                    )
+        for anchor in plan.anchors.get(ALL, ()):
+            index = bisect_left(keys, anchor)
+            for neighbour in range(index - 1, index + 2):
+                if 0 <= neighbour < len(ascending):
+                    urls.add(ascending[neighbour].url)
+        position = {m.url: i for i, m in enumerate(ascending)}
         files: list[SiteFile] = []
         for url in sorted(urls):
-            if timeline is not None and url not in placed:
-                continue  # not on the timeline: unpublished or hidden
+            if url not in position:
+                continue
+            index = position[url]
             stored = self.store.get_post(url)
             if stored is None:
                 continue
             post = plan.fresh_posts.get(url, stored.post)
-            if timeline is None:
-                around = self.store.adjacent(ALL, stored.post.sort_key)
-                if around is None:
-                    continue
-                placed[url] = around
-            previous, following = placed[url]
+            previous = ascending[index - 1] if index > 0 else None
+            following = ascending[index + 1] if index + 1 < len(ascending) else None
             html = self.theme.render_post(
                 post, previous=previous, next=following, related=stored.related
             )
@@ -885,6 +930,21 @@ def _sitemap_index(timeline: Sequence[PostSummary]) -> list[tuple[str, datetime 
     return [("/sitemaps/lists.xml", None), ("/sitemaps/pages.xml", None)] + [
         (f"/sitemaps/posts-{year}.xml", stamp) for year, stamp in sorted(by_year.items())
     ]
+
+
+def _refresh_only(plan: _Plan) -> bool:
+    """Only existing post pages to render again: no list, page, asset or post changed."""
+    return bool(plan.refresh) and not (
+        plan.lists
+        or plan.delete_keys
+        or plan.assets_changed
+        or plan.fresh_posts
+        or plan.pages_changed
+        or plan.all_pages
+        or plan.fresh_pages
+        or plan.extra_files
+        or plan.years
+    )
 
 
 def _stale(change: Change, record: SourceRecord | None) -> bool:
