@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tsuzuri.config import SiteConfig
-from tsuzuri.errors import KeyRejected, PostRejected, TsuzuriError
-from tsuzuri.keys import POST_EXTENSIONS, SourceKey, classify_key
+from tsuzuri.errors import ConfigError, PostRejected, ThemeRejected, TsuzuriError
+from tsuzuri.keys import SourceKey, classify_key
 
 EPILOG_CHECK = """examples:
   tsuzuri check _posts/2026-02-21-my-post.md
   tsuzuri check _posts/ --config _config.yml
+  tsuzuri check ~/blog      # a site folder: _config.yml, posts, pages and theme/*.j2
 """
 EPILOG_RENDER = """examples:
   tsuzuri render _posts/2026-02-21-my-post.md -o preview.html
@@ -54,10 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser(
-        "check", help="validate posts offline, as the render function would",
+        "check", help="validate posts, pages, _config.yml and theme overrides offline",
         epilog=EPILOG_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    check.add_argument("paths", nargs="+", type=Path, help="post files or folders")
+    check.add_argument(
+        "paths", nargs="+", type=Path, help="post, page, config or theme files, or folders"
+    )
     check.add_argument(
         "--config", type=Path, help="site _config.yml (default: found above the posts)"
     )
@@ -136,24 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _find_config(start: Path, explicit: Path | None) -> SiteConfig:
+    path = _config_path(start, explicit)
+    return (
+        SiteConfig() if path is None else SiteConfig.from_bytes(path.read_bytes(), name=path.name)
+    )
+
+
+def _config_path(start: Path, explicit: Path | None) -> Path | None:
+    """``--config``, else the first ``_config.*`` in the folder or above it."""
     if explicit is not None:
-        return SiteConfig.from_bytes(explicit.read_bytes(), name=explicit.name)
+        return explicit
     for folder in [start.resolve(), *start.resolve().parents]:
         for name in ("_config.yml", "_config.yaml", "_config.json"):
             candidate = folder / name
             if candidate.is_file():
-                return SiteConfig.from_bytes(candidate.read_bytes(), name=name)
-    return SiteConfig()
-
-
-def _post_files(paths: Sequence[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.suffix in POST_EXTENSIONS and p.is_file()
-            )
-        else:
-            yield path
+                return candidate
+    return None
 
 
 def source_key_for(path: Path) -> SourceKey:
@@ -161,28 +162,60 @@ def source_key_for(path: Path) -> SourceKey:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """The render function's validation, offline, for everything a site folder uploads."""
+    from tsuzuri.editor import upload_plan
+    from tsuzuri.page import parse_page
     from tsuzuri.post import parse_post
+    from tsuzuri.theme import validate_overrides
 
-    site = _find_config(args.paths[0], args.config)
     problems = 0
-    files = list(_post_files(args.paths))
-    urls: dict[str, Path] = {}
-    for path in files:
+
+    def report(path: Path, line: int | None, message: str, hint: str | None = None) -> None:
+        nonlocal problems
+        problems += 1
+        print(f"{path}:{line or 1}: {message}" + (f" ({hint})" if hint else ""))
+
+    files = list(upload_plan(args.paths))
+    config = _config_path(args.paths[0], args.config)
+    site = SiteConfig()
+    if config is not None:
         try:
-            post = parse_post(source_key_for(path), path.read_bytes(), site)
-        except (PostRejected, KeyRejected) as exc:
-            problems += 1
-            line = exc.line or 1
-            hint = f" ({exc.hint})" if exc.hint else ""
-            print(f"{path}:{line}: {exc.message}{hint}")
-            continue
-        if post.url in urls:
-            problems += 1
-            other = urls[post.url]
-            print(f"{path}:1: {post.url} is also the URL of {other} (change the slug or date)")
-        urls.setdefault(post.url, path)
+            site = SiteConfig.from_bytes(config.read_bytes(), name=config.name)
+        except ConfigError as exc:
+            if config.resolve() not in {path.resolve() for path, _key in files}:
+                report(config, None, str(exc))  # else reported with the other files
+            print(f"{config}: invalid, checking with the default settings", file=sys.stderr)
+    urls: dict[str, Path] = {}
+    overrides: dict[str, tuple[Path, str]] = {}
+    for path, key in files:
+        try:
+            source = classify_key(key)
+            if source.kind == "config":
+                SiteConfig.from_bytes(path.read_bytes(), name=path.name)
+            elif source.kind == "theme":
+                overrides[source.slug] = (path, path.read_text(encoding="utf-8-sig"))
+            elif source.kind in ("post", "page"):
+                parse = parse_post if source.kind == "post" else parse_page
+                url = parse(source, path.read_bytes(), site).url
+                if url in urls:
+                    report(path, None, f"{url} is also the URL of {urls[url]}", _COLLISION_HINT)
+                urls.setdefault(url, path)
+        except PostRejected as exc:
+            report(path, exc.line, exc.message, exc.hint)
+        except (ConfigError, UnicodeDecodeError) as exc:
+            report(path, None, str(exc))
+    if overrides:
+        try:
+            validate_overrides(site, {name: text for name, (_p, text) in overrides.items()})
+        except ThemeRejected as exc:
+            # The message names the template; point at its file when it is one of ours.
+            named = [p for name, (p, _t) in overrides.items() if name in exc.message]
+            report(named[0] if named else Path("theme"), exc.line, exc.message, exc.hint)
     print(f"checked {len(files)} file(s): {problems} problem(s)", file=sys.stderr)
     return 1 if problems else 0
+
+
+_COLLISION_HINT = "change the slug, the date or the permalink"
 
 
 def _render(args: argparse.Namespace) -> int:

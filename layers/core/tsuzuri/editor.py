@@ -42,11 +42,15 @@ def stack_outputs(cloudformation: Any, stack: str) -> StackOutputs:
     )
 
 
+# Any of these makes a folder a site folder (mirrored as is), not a folder of posts.
+SITE_FOLDER_MARKERS = ("_posts", "posts", "pages", "_pages", "assets", "theme", "_config.yml")
+
+
 def upload_plan(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
     """(file, key): a Jekyll site folder as is, a posts folder, or single files."""
     for path in paths:
         if path.is_dir():
-            if any((path / name).exists() for name in ("_posts", "posts", "assets", "_config.yml")):
+            if any((path / name).exists() for name in SITE_FOLDER_MARKERS):
                 yield from content_files(path)
             else:
                 for file in sorted(path.rglob("*")):
