@@ -117,3 +117,51 @@ def test_nothing_to_do_makes_no_call() -> None:
     with Stubber(client):
         assert Invalidator(client, "E1").invalidate([], "ref") is None
         assert Invalidator(client, None).invalidate(["/a"], "ref") is None
+
+
+class _TimingOut:
+    """A CloudFront client whose first ``failures`` calls time out (after botocore's own
+    retries, which is how the exception reaches us)."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.references: list[str] = []
+
+    def create_invalidation(self, **kwargs: object) -> dict[str, object]:
+        from botocore.exceptions import ReadTimeoutError
+
+        batch = kwargs["InvalidationBatch"]
+        assert isinstance(batch, dict)
+        self.references.append(batch["CallerReference"])
+        if len(self.references) <= self.failures:
+            raise ReadTimeoutError(endpoint_url="https://cloudfront.amazonaws.com")
+        return {"Invalidation": {"Id": "I2"}}
+
+
+def test_a_timeout_is_retried_with_the_same_caller_reference() -> None:
+    client, delays = _TimingOut(failures=2), []
+    invalidator = Invalidator(client, "E1", sleep=delays.append)
+    assert invalidator.invalidate(["/a"], "tsuzuri-ref") == "I2"
+    assert client.references == ["tsuzuri-ref"] * 3  # idempotent: a landed one is returned
+    assert delays == [1.0, 2.0]
+
+
+def test_timing_out_on_every_attempt_is_a_transient_error_that_says_so() -> None:
+    client = _TimingOut(failures=99)
+    invalidator = Invalidator(client, "E1", attempts=3, sleep=lambda _s: None)
+    with pytest.raises(
+        TransientError, match=r"CloudFront did not answer \(ReadTimeoutError\) on 3"
+    ):
+        invalidator.invalidate(["/a"], "tsuzuri-ref")
+    assert len(client.references) == 3
+
+
+def test_store_and_bucket_timeouts_become_transient_errors() -> None:
+    from botocore.exceptions import EndpointConnectionError
+    from tsuzuri.aws import call
+
+    def unreachable(**_kwargs: object) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.ap-northeast-1.amazonaws.com")
+
+    with pytest.raises(TransientError, match=r"DynamoDB unreachable: no answer \(EndpointConn"):
+        call("DynamoDB", unreachable, set())

@@ -1,13 +1,15 @@
 """The one place that turns botocore errors into tsuzuri's: throttling and server
-errors become :class:`~tsuzuri.errors.TransientError` (so the event is retried),
-everything else propagates unchanged."""
+errors, timeouts and dropped connections become
+:class:`~tsuzuri.errors.TransientError` (so the event is retried, with a message that
+says what failed), everything else propagates unchanged."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from tsuzuri.errors import TransientError
 
@@ -19,10 +21,13 @@ def error_code(exc: ClientError) -> str:
 def call(
     service: str, method: Callable[..., Any], retryable: Collection[str], **kwargs: Any
 ) -> Any:
+    operation = getattr(method, "__name__", "call")
     try:
         return method(**kwargs)
     except ClientError as exc:
         if error_code(exc) in retryable:
-            operation = getattr(method, "__name__", "call")
             raise TransientError(f"{service} {operation}: {error_code(exc)}") from exc
         raise
+    except (BotocoreConnectionError, HTTPClientError) as exc:
+        # Timeouts and dropped connections, after botocore's own retries.
+        raise TransientError(f"{service} {operation}: no answer ({type(exc).__name__})") from exc

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from tsuzuri.errors import TransientError
 
@@ -76,7 +77,15 @@ class Invalidator:
                     "ServiceUnavailable",
                 }:
                     raise
-                if attempt == self._attempts - 1:
-                    raise TransientError(f"CloudFront kept answering {code}") from exc
-                self._sleep(min(self._base_delay * 2**attempt, 30.0))
+                failure: Exception = exc
+                reason = f"kept answering {code}"
+            except (BotocoreConnectionError, HTTPClientError) as exc:
+                # botocore has already retried the connection. Trying again is safe: the
+                # same CallerReference returns the invalidation if the first one landed.
+                failure, reason = exc, f"did not answer ({type(exc).__name__})"
+            if attempt == self._attempts - 1:
+                raise TransientError(
+                    f"CloudFront {reason} on {self._attempts} attempts"
+                ) from failure
+            self._sleep(min(self._base_delay * 2**attempt, 30.0))
         return None  # pragma: no cover - the loop always returns or raises
