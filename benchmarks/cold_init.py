@@ -155,17 +155,8 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
             Key="_config.yml",
             Body=(folder / "_config.yml").read_bytes(),
         )
-        env = {
-            **os.environ,
-            "SOURCE_BUCKET": settings.source_bucket,
-            "SITE_BUCKET": settings.site_bucket,
-            "TABLE_NAME": settings.table_name,
-            "DISTRIBUTION_ID": settings.distribution_id or "",
-            "TSUZURI_AWS_ENDPOINT_URL": endpoint,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
+        # The functions' default index workers (8), as deployed, not the local stack's 1.
+        env = {**os.environ, **devstack.handler_environment(settings, endpoint, index_workers=8)}
         # Every run publishes a new post (a new key and URL) on the same small site.
         for number in range(runs):
             key = f"posts/2025-12-{1 + number % 28:02d}-cold-{number:03d}.md"

@@ -333,19 +333,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
         stream_arn = clients.dynamodb.describe_table(TableName=settings.table_name)["Table"][
             "LatestStreamArn"
         ]
-        os.environ.update(
-            {
-                "SOURCE_BUCKET": settings.source_bucket,
-                "SITE_BUCKET": settings.site_bucket,
-                "TABLE_NAME": settings.table_name,
-                "DISTRIBUTION_ID": settings.distribution_id or "",
-                "TSUZURI_AWS_ENDPOINT_URL": endpoint,
-                "POWERTOOLS_LOG_LEVEL": "ERROR",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "TSUZURI_INDEX_WORKERS": "1",
-            }
-        )
+        os.environ.update(devstack.handler_environment(settings, endpoint))
         render_meter, related_meter, probe = Meter(), Meter(), ListProbe()
         probe.install()
         render_handler = devstack.load_handler()

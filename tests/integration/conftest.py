@@ -9,7 +9,14 @@ from typing import Any
 
 import botocore.session
 import pytest
-from tsuzuri.devstack import RELATED_HANDLER, EventPump, StreamPump, load_handler, related_mapping
+from tsuzuri.devstack import (
+    RELATED_HANDLER,
+    EventPump,
+    StreamPump,
+    handler_environment,
+    load_handler,
+    related_mapping,
+)
 from tsuzuri.provision import load_template, provision
 from tsuzuri.runtime import Clients, build_publisher, make_clients
 
@@ -26,17 +33,10 @@ def live(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) 
     )
     stack = provision(clients, prefix=f"z{uuid.uuid4().hex[:10]}", sqs=sqs)
     settings = stack.settings
-    for name, value in {
-        "SOURCE_BUCKET": settings.source_bucket,
-        "SITE_BUCKET": settings.site_bucket,
-        "TABLE_NAME": settings.table_name,
-        "DISTRIBUTION_ID": settings.distribution_id or "",
-        "TSUZURI_AWS_ENDPOINT_URL": moto_endpoint,
-        "TSUZURI_INDEX_WORKERS": "4",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
-        **SITE_ENV,
-    }.items():
+    environment = handler_environment(
+        settings, moto_endpoint, log_level="CRITICAL", index_workers=4, **SITE_ENV
+    )
+    for name, value in environment.items():
         monkeypatch.setenv(name, value)
     faults = Faults()
     render = load_handler()

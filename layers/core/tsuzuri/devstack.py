@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tsuzuri.buckets import report_key
+from tsuzuri.config import RuntimeSettings
 from tsuzuri.keys import PAGE_EXTENSIONS, POST_EXTENSIONS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -760,6 +761,32 @@ class Console:
             print(f"[{done}/{total}] {now - self.started:.0f} s", file=sys.stderr, flush=True)
 
 
+def handler_environment(
+    settings: RuntimeSettings,
+    endpoint: str,
+    *,
+    log_level: str = "ERROR",
+    index_workers: int = 1,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment ``template.yaml`` gives both functions, pointed at a local
+    endpoint: what the local stack, the integration tests and the benchmarks run the
+    handlers with. Powertools logs only errors (the console prints one line per file),
+    and emits no metrics or traces."""
+    return {
+        "SOURCE_BUCKET": settings.source_bucket,
+        "SITE_BUCKET": settings.site_bucket,
+        "TABLE_NAME": settings.table_name,
+        "DISTRIBUTION_ID": settings.distribution_id or "",
+        "TSUZURI_AWS_ENDPOINT_URL": endpoint,
+        "POWERTOOLS_LOG_LEVEL": log_level,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "TSUZURI_INDEX_WORKERS": str(index_workers),
+        **extra,
+    }
+
+
 def run_dev(*, content: Path, port: int, aws_port: int) -> int:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "tsuzuri-local",
@@ -802,20 +829,11 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         print(f"site: {preview.url}", flush=True)
 
         os.environ.update(
-            {
-                "SOURCE_BUCKET": settings.source_bucket,
-                "SITE_BUCKET": settings.site_bucket,
-                "TABLE_NAME": settings.table_name,
-                "DISTRIBUTION_ID": settings.distribution_id or "",
-                "TSUZURI_AWS_ENDPOINT_URL": endpoint,
-                "RENDER_QUEUE_URL": stack.queue_url,
-                "TSUZURI_SITE_URL": preview.url.rstrip("/"),
-                "POWERTOOLS_LOG_LEVEL": "ERROR",  # the console prints one line per file
-                "POWERTOOLS_METRICS_DISABLED": "true",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "TSUZURI_INDEX_WORKERS": "1",
-            }
-        )
+            handler_environment(
+                settings, endpoint,
+                RENDER_QUEUE_URL=stack.queue_url, TSUZURI_SITE_URL=preview.url.rstrip("/"),
+            )
+        )  # fmt: skip
         handler = load_handler()
         console = Console(clients.s3, settings.source_bucket, preview.url)
         pump = EventPump(
