@@ -104,12 +104,6 @@ def test_concurrent_uploads_publish_every_post_exactly_once(live: Live) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open: under this load the related function's page renders kept hitting "
-    "'pages kept changing under concurrent renders' past the mapping's 3 retries, so a "
-    "batch of stream records went to the on-failure destination (docs/reliability.md)",
-    strict=False,
-)
 def test_five_hundred_concurrent_uploads(live: Live) -> None:
     run_load(live, 500, pumps=2)
 

@@ -59,7 +59,9 @@ class Live:
     def shutdown(self) -> None:
         self.stop.set()
         for thread in self.threads:
-            thread.join(timeout=120)  # a pump stops after the invocation it is in
+            # A pump stops after the invocation it is in; a related batch of 100 records
+            # has taken over two minutes on moto with both cores busy.
+            thread.join(timeout=600)
         alive = [t.name for t in self.threads if t.is_alive()]
         self.threads.clear()
         assert not alive, f"pump threads still running: {alive}"
