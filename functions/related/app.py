@@ -57,6 +57,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric("RelatedPostsSynced", MetricUnit.Count, synced)
         logger.info("posts synced", extra={"synced": synced, "next": following})
         return {"synced": synced, "next": following}
+    if "Records" not in event and event.get("action") in ("rebuild", "render"):
+        return _rebuild(event["action"], context)
     records = event.get("Records", [])
     metrics.add_metric("RelatedRecords", MetricUnit.Count, len(records))
     started = time.perf_counter()
@@ -88,6 +90,32 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric("RelatedFailed", MetricUnit.Count, 1)
         return {"batchItemFailures": [{"itemIdentifier": outcome.failed}]}
     return {"batchItemFailures": []}
+
+
+# Pages rendered per step of a rebuild, and the time kept back for the last step.
+REBUILD_PAGES_PER_STEP = 100
+REBUILD_RESERVE_MS = 30_000
+
+
+def _rebuild(action: str, context: LambdaContext) -> dict[str, Any]:
+    """``rebuild``: recompute every list with the settings in ``_config.yml`` now (after
+    ``related:`` changed), then render pages while time remains. ``render``: only render
+    what is still pending. Call ``render`` again until ``pending`` is 0."""
+    service.cache_clear()  # read _config.yml again: the settings may have just changed
+    related = service()
+    posts = related.rebuild_all() if action == "rebuild" else 0
+    rendered = 0
+    while context.get_remaining_time_in_millis() > REBUILD_RESERVE_MS:
+        done = related.render_pending(limit=REBUILD_PAGES_PER_STEP)
+        if not done:
+            break
+        rendered += len(done)
+    pending = len(related.store.pending())
+    logger.info(
+        "related lists rebuilt", extra={"posts": posts, "rendered": rendered, "pending": pending}
+    )
+    metrics.add_metric("RelatedPagesRendered", MetricUnit.Count, rendered)
+    return {"posts": posts, "rendered": rendered, "pending": pending}
 
 
 # Tracer patches botocore for X-Ray and costs cold start: only when tracing is on.

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -831,3 +831,54 @@ def test_a_sync_that_stopped_half_way_is_redone_in_full(
     assert related.invoke(record_a) == {"batchItemFailures": []}
     assert stored_lists(related) == expected_lists(related)
     assert "/2026/09/01/a/" in related_links(site.page("/2026/09/03/c/") or "")
+
+
+def test_new_related_weights_in_the_config_are_applied_by_the_rebuild_action(
+    related: Related,
+) -> None:
+    """``related:`` in _config.yml changes how every list is scored: the config upload
+    says to run the rebuild action, which recomputes every list with the new settings
+    and renders the pages, a chunk at a time."""
+    site = related.site
+    for day in range(1, 8):
+        tags = "[AWS, Lambda]" if day % 2 else "[AWS, Python]"
+        site.publish(
+            f"posts/2026-09-0{day}-p{day}.md",
+            post_text(f"記事{day}", date=f"2026-09-0{day} 10:00:00 +0900", tags=tags),
+        )
+    related.drain()
+    assert max(len(urls) for urls, _s, _c in stored_lists(related).values()) > 2
+
+    site.upload("_config.yml", "title: テストブログ\nrelated:\n  count: 2\n")
+    [outcome] = site.publisher.process([site.change("_config.yml")]).outcomes
+    assert "rebuild action" in outcome.message
+    result = related.module.lambda_handler(
+        {"action": "rebuild"}, LambdaContext("tsuzuri-related", timeout_s=120)
+    )
+
+    assert result == {"posts": 7, "rendered": 7, "pending": 0}
+    related.settings = replace(related.settings, count=2)
+    assert stored_lists(related) == expected_lists(related)
+    for url, (urls, _scores, _cards) in expected_lists(related).items():
+        assert len(urls) <= 2
+        assert related_links(site.page(url) or "") == urls
+
+
+def test_a_rebuild_out_of_time_leaves_pages_for_the_render_action(related: Related) -> None:
+    site = related.site
+    for day in range(1, 4):
+        site.publish(
+            f"posts/2026-10-0{day}-p{day}.md",
+            post_text(f"記事{day}", date=f"2026-10-0{day} 10:00:00 +0900", tags="[AWS]"),
+        )
+    # Less time left than the rebuild keeps back: lists are written, no page rendered.
+    short = LambdaContext("tsuzuri-related", timeout_s=10)
+    assert related.module.lambda_handler({"action": "rebuild"}, short) == {
+        "posts": 3, "rendered": 0, "pending": 3,
+    }  # fmt: skip
+    assert stored_lists(related) == expected_lists(related)
+    result = related.module.lambda_handler(
+        {"action": "render"}, LambdaContext("tsuzuri-related", timeout_s=120)
+    )
+    assert result == {"posts": 0, "rendered": 3, "pending": 0}
+    assert_site_matches_recomputation(related)

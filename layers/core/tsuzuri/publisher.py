@@ -414,24 +414,36 @@ class Publisher:
             )  # fmt: skip
         stored = self.store.get_site_config()
         if stored is not None:
-            old_full, _, old_reindex = stored[2].partition(":")
+            # "full:reindex:related"; configs recorded before the third part have two.
+            old_full, old_reindex, old_related = [*stored[2].split(":"), ""][:3]
         else:
             # None recorded yet: the pages so far were rendered with what this instance
             # loaded at cold start (the bucket's config then, or the defaults).
-            old_full, old_reindex = self.site.fingerprint(), self.site.fingerprint(REINDEX_KEYS)
+            old_full, old_reindex, old_related = (
+                self.site.fingerprint(), self.site.fingerprint(REINDEX_KEYS),
+                self.site.fingerprint(("related",)),
+            )  # fmt: skip
         full, reindex = new.fingerprint(), new.fingerprint(REINDEX_KEYS)
-        self.store.put_site_config(source.key, body, f"{full}:{reindex}")
+        related = new.fingerprint(("related",))
+        self.store.put_site_config(source.key, body, f"{full}:{reindex}:{related}")
         self.site = new
         self._theme = None  # rebuilt with the new settings on first use
+        # Related lists are the related function's: a new weighting needs every list
+        # recomputed, which its "rebuild" action does (README, "Related posts").
+        lists = (
+            "; related: changed: run the related function's rebuild action to recompute lists"
+            if related != old_related and old_related
+            else ""
+        )
         if reindex != old_reindex:
             return Outcome(
                 change.key, "config", rebuild="reindex",
-                message="site config changed how posts parse: every post is re-published",
+                message="site config changed how posts parse: every post is re-published" + lists,
             )  # fmt: skip
         if full != old_full:
             return Outcome(
                 change.key, "config", rebuild="pages",
-                message="site config changed: every page is re-rendered",
+                message="site config changed: every page is re-rendered" + lists,
             )  # fmt: skip
         return Outcome(change.key, "config", message="site config unchanged")
 

@@ -254,6 +254,10 @@ class RelatedStore(PostStore):
                 state = _state_from_item(item)
         return post, state
 
+    def post_items(self, urls: Iterable[str]) -> list[dict[str, Any]]:
+        """The ``POST`` items of these posts (absent ones left out), 100 per request."""
+        return list(self._batch_get([(f"POST#{u}", "POST") for u in urls]))
+
     def cards(self, urls: Iterable[str]) -> dict[str, Card]:
         """The cards of these posts as published now; absent posts are left out."""
         found: dict[str, Card] = {}
@@ -449,8 +453,11 @@ class RelatedStore(PostStore):
             {"PutRequest": {"Item": _dump({"pk": PENDING, "sk": u})}} for u in sorted(set(urls))
         )
 
-    def pending(self) -> list[str]:
-        return [item["sk"] for item in self._query(PENDING, forward=True)]
+    def pending(self, limit: int | None = None) -> list[str]:
+        values = {":pk": {"S": PENDING}}
+        return [
+            item["sk"] for item in self._query_raw("pk = :pk", values, forward=True, limit=limit)
+        ]
 
     def clear_pending(self, urls: Iterable[str]) -> None:
         self._batch_write(
@@ -1061,10 +1068,27 @@ class RelatedService:
             return len(posts), None
         return len(posts), posts[-1][0]
 
-    def render_pending(self, outcome: BatchOutcome | None = None) -> list[str]:
+    def rebuild_all(self) -> int:
+        """Recompute every related list from scratch with this service's settings and
+        mark every post's page for rendering; returns the number of posts.
+
+        For a change of ``related:`` in ``_config.yml``: the incremental index is exact
+        only for the settings its lists were computed with, and a sync skips posts that
+        did not change. Pages are left to :meth:`render_pending`, a chunk at a time.
+        """
+        urls = [url for _key, url in self.store.published("", limit=10**9)]
+        items = self.store.post_items(urls)
+        views = [view_of_post_item(item, self.index.settings) for item in items]
+        self.index.rebuild(view for view in views if view is not None)
+        return len(urls)
+
+    def render_pending(
+        self, outcome: BatchOutcome | None = None, *, limit: int | None = None
+    ) -> list[str]:
         """Render the pages of every list marked as changed (by this batch, or by one
-        that stopped before its pages were written), then clear the marks."""
-        pending = self.store.pending()
+        that stopped before its pages were written), then clear the marks; at most
+        ``limit`` pages when given (the rest stay marked)."""
+        pending = self.store.pending(limit)
         if not pending:
             return []
         self.store.bump_timeline()
