@@ -248,9 +248,18 @@ def annotate(
     repository as a relative path, so that the doc names no machine's paths."""
 
     def portable(command: str) -> str:
-        command = command.replace(str(out.resolve()), "OUT").replace(str(out), "OUT")
-        command = command.replace(str(doc.resolve()), _relative(doc))
-        return command.replace(sys.executable, "python").replace(str(ROOT) + "/", "")
+        # Word by word: a results folder named like an option ("out") must not turn
+        # "--out" into "--OUT".
+        folders = {str(out.resolve()), str(out)}
+        words = []
+        for word in command.split(" "):
+            for folder in folders:
+                if word == folder or word.startswith(folder + "/"):
+                    word = "OUT" + word[len(folder) :]
+                    break
+            word = word.replace(str(doc.resolve()), _relative(doc))
+            words.append(word.replace(sys.executable, "python").replace(str(ROOT) + "/", ""))
+        return " ".join(words)
 
     data: dict[str, Any] = {"part": name}
     if result.exists():
