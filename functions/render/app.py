@@ -46,10 +46,12 @@ def publisher() -> Publisher:
 @cache
 def sqs() -> Any:
     """For queueing rebuild requests after a site config change (the rebuild path)."""
-    import boto3
+    import botocore.session
 
     endpoint = os.environ.get("TSUZURI_AWS_ENDPOINT_URL") or None
-    return boto3.client("sqs", endpoint_url=endpoint)
+    return botocore.session.get_session().create_client(
+        "sqs", region_name=os.environ.get("AWS_REGION"), endpoint_url=endpoint
+    )
 
 
 def queue_rebuild(effect: str) -> int:

@@ -27,16 +27,23 @@ class Clients:
 
 
 def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> Clients:
-    """boto3 clients with standard retries. ``endpoint_url`` points them at moto."""
-    import boto3
+    """botocore clients (the same clients boto3 hands out, without importing boto3:
+    ~100 ms of every cold start) with standard retries. ``endpoint_url`` points them
+    at moto."""
+    import botocore.session
     from botocore.config import Config
 
     config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
-    session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION"))
+    session = botocore.session.get_session()
+    options = {
+        "region_name": region or os.environ.get("AWS_REGION"),
+        "endpoint_url": endpoint_url,
+        "config": config,
+    }
     return Clients(
-        s3=session.client("s3", endpoint_url=endpoint_url, config=config),
-        dynamodb=session.client("dynamodb", endpoint_url=endpoint_url, config=config),
-        cloudfront=session.client("cloudfront", endpoint_url=endpoint_url, config=config),
+        s3=session.create_client("s3", **options),
+        dynamodb=session.create_client("dynamodb", **options),
+        cloudfront=session.create_client("cloudfront", **options),
     )
 
 
