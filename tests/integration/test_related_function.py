@@ -882,3 +882,41 @@ def test_a_rebuild_out_of_time_leaves_pages_for_the_render_action(related: Relat
     )
     assert result == {"posts": 0, "rendered": 3, "pending": 0}
     assert_site_matches_recomputation(related)
+
+
+def test_the_local_stack_indexes_an_initial_load_in_bulk_then_follows_the_stream(
+    related: Related,
+) -> None:
+    """``tsuzuri dev``: after the folder is loaded, one rebuild instead of a sync per
+    record of the load; then the stream, from where it stood before the rebuild."""
+    from tsuzuri.devstack import related_after_load
+
+    site = related.site
+    for day in range(1, 7):
+        site.publish(
+            f"posts/2026-06-0{day}-p{day}.md",
+            post_text(f"記事{day}", date=f"2026-06-0{day} 10:00:00 +0900", tags="[AWS, Lambda]"),
+        )
+    loaded, stop = threading.Event(), threading.Event()
+    related.pump.stop_event = stop
+    thread = threading.Thread(target=related_after_load, args=(related.pump, loaded, stop))
+    thread.start()
+    try:
+        loaded.set()
+        deadline = time.monotonic() + 60
+        while stored_lists(related) != expected_lists(related):
+            assert time.monotonic() < deadline, "the bulk rebuild did not write the lists"
+            time.sleep(0.5)
+        assert related.pump.records_delivered == 0, "the load's records were replayed"
+        site.publish(
+            "posts/2026-06-09-late.md",
+            post_text("後から", date="2026-06-09 10:00:00 +0900", tags="[AWS, Lambda]"),
+        )
+        while related.pump.records_delivered == 0 or related.pump.invocations == 0:
+            assert time.monotonic() < deadline, "an edit after the load was not synced"
+            time.sleep(0.5)
+        time.sleep(1)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert_site_matches_recomputation(related)
