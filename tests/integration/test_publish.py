@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support.site import Site, post_text
 
 KEY = "posts/2026-02-11-hello-tsuzuri.md"
@@ -274,3 +276,26 @@ def test_a_post_uploaded_under_jekylls_posts_folder_is_published(site: Site) -> 
     assert site.report(key)["status"] == "published"
     site.unpublish(key)
     assert site.page("/2026/02/12/jekyll-checkout/") is None
+
+
+def test_a_render_past_the_wildcard_threshold_keeps_one_path_in_the_outbox(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full rebuild of a big site changes tens of thousands of paths: the outbox item
+    must stay under DynamoDB's 400 KB limit, so it holds what the invalidation asks for."""
+    import tsuzuri.cdn
+
+    monkeypatch.setattr(tsuzuri.cdn, "WILDCARD_THRESHOLD", 3)
+    saved: list[list[str]] = []
+    real_save = site.publisher.store.save_outbox
+
+    def save(reference: str, paths: list[str]) -> None:
+        saved.append(list(paths))
+        real_save(reference, paths)
+
+    monkeypatch.setattr(site.publisher.store, "save_outbox", save)
+    result = site.publish("posts/2026-02-01-wide.md", post_text("広い"))
+    assert len(result.invalidated) > 3
+    assert saved == [["/*"]]
+    assert site.invalidations()[-1] == ["/*"]
+    assert site.publisher.store.pending_outbox() == []

@@ -29,6 +29,14 @@ def paths_for_keys(keys: Iterable[str]) -> list[str]:
     return sorted(quote(p, safe=_SAFE) for p in paths)
 
 
+def collapse_paths(paths: Iterable[str]) -> list[str]:
+    """What one invalidation asks for: the paths, or ``/*`` past the threshold. Also what
+    the outbox stores: a full rebuild of 10,000 posts lists ~20,000 paths, which is over
+    DynamoDB's 400 KB item limit."""
+    unique = sorted(set(paths))
+    return ["/*"] if len(unique) > WILDCARD_THRESHOLD else unique
+
+
 def caller_reference(paths: Sequence[str], content_digest: str = "") -> str:
     digest = hashlib.sha256("\n".join(sorted(paths)).encode() + content_digest.encode())
     return f"tsuzuri-{digest.hexdigest()[:40]}"
@@ -58,7 +66,7 @@ class Invalidator:
         """Create one invalidation; returns its id (None when there is nothing to do)."""
         if not paths or not self._distribution:
             return None
-        items = ["/*"] if len(paths) > WILDCARD_THRESHOLD else sorted(set(paths))
+        items = collapse_paths(paths)
         for attempt in range(self._attempts):
             try:
                 response = self._cf.create_invalidation(

@@ -39,7 +39,7 @@ from tsuzuri.buckets import (
     SourceBucket,
     page_file,
 )
-from tsuzuri.cdn import Invalidator, caller_reference, paths_for_keys
+from tsuzuri.cdn import Invalidator, caller_reference, collapse_paths, paths_for_keys
 from tsuzuri.config import REINDEX_KEYS, SiteConfig
 from tsuzuri.errors import (
     ConfigError,
@@ -599,7 +599,7 @@ class Publisher:
             if keys and self.invalidator.enabled:
                 digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
                 reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
-                self.store.save_outbox(reference, paths_for_keys(keys))
+                self.store.save_outbox(reference, collapse_paths(paths_for_keys(keys)))
             self.output.put(changed)
             self.output.delete(doomed)
             written |= {f.key for f in changed}
@@ -632,7 +632,7 @@ class Publisher:
             if keys and self.invalidator.enabled:
                 digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
                 reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
-                self.store.save_outbox(reference, paths_for_keys(keys))
+                self.store.save_outbox(reference, collapse_paths(paths_for_keys(keys)))
             self.output.put(changed)
             written |= set(keys)
             if reference:
