@@ -594,24 +594,36 @@ class Publisher:
             files, obsolete = self._build(plan, before)
             changed = self.output.diff(files)
             doomed = self.output.existing(obsolete - {f.key for f in files})
-            keys = sorted({f.key for f in changed} | set(doomed) | written)
-            reference = ""
-            if keys and self.invalidator.enabled:
-                digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
-                reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
-                self.store.save_outbox(reference, collapse_paths(paths_for_keys(keys)))
-            self.output.put(changed)
-            self.output.delete(doomed)
+            self._write(changed, doomed, written, result)
             written |= {f.key for f in changed}
             deleted |= set(doomed)
-            if reference:
-                self._invalidate(reference, paths_for_keys(keys), result)
             if self.store.list_versions(watched) == before:
                 break
         else:
             raise TransientError("pages kept changing under concurrent renders; will retry")
         result.written = sorted(written)
         result.deleted = sorted(deleted)
+
+    def _write(
+        self,
+        changed: Sequence[SiteFile],
+        doomed: Sequence[str],
+        also_invalidate: set[str],
+        result: BatchResult,
+    ) -> None:
+        """Write and delete site objects, then invalidate them (and ``also_invalidate``)
+        in one request. The paths go to the outbox first: a crash before the
+        invalidation leaves them for the next batch to send."""
+        keys = sorted({f.key for f in changed} | set(doomed) | also_invalidate)
+        reference = ""
+        if keys and self.invalidator.enabled:
+            digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
+            reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
+            self.store.save_outbox(reference, collapse_paths(paths_for_keys(keys)))
+        self.output.put(changed)
+        self.output.delete(doomed)
+        if reference:
+            self._invalidate(reference, paths_for_keys(keys), result)
 
     def _render_refreshed(self, urls: set[str], result: BatchResult) -> None:
         """Re-render post pages whose inputs changed elsewhere (their related lists).
@@ -627,16 +639,8 @@ class Publisher:
             rendered = {url: self._post_page(url) for url in sorted(urls)}
             files = [page for _inputs, page in rendered.values() if page is not None]
             changed = self.output.diff(files)
-            keys = sorted(f.key for f in changed)
-            reference = ""
-            if keys and self.invalidator.enabled:
-                digest = hashlib.sha256(b"".join(hashlib.md5(f.body).digest() for f in changed))  # noqa: S324
-                reference = caller_reference(paths_for_keys(keys), digest.hexdigest())
-                self.store.save_outbox(reference, collapse_paths(paths_for_keys(keys)))
-            self.output.put(changed)
-            written |= set(keys)
-            if reference:
-                self._invalidate(reference, paths_for_keys(keys), result)
+            self._write(changed, [], set(), result)
+            written |= {f.key for f in changed}
             urls = {
                 url
                 for url, (inputs, _page) in rendered.items()
