@@ -11,6 +11,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from tsuzuri.aws import error_code
 from tsuzuri.errors import TransientError
 
 # Past this many paths one wildcard is cheaper than paying per path, and it stays
@@ -78,7 +79,7 @@ class Invalidator:
                 )
                 return str(response["Invalidation"]["Id"])
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
+                code = error_code(exc)
                 if code not in {
                     "TooManyInvalidationsInProgress",
                     "Throttling",

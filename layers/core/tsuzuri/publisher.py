@@ -635,18 +635,16 @@ class Publisher:
         render writes last has checked that what it wrote was current.
         """
         written: set[str] = set()
+        shown = {url: self._post_page_inputs(url) for url in sorted(urls)}
         for _attempt in range(RENDER_ATTEMPTS):
-            rendered = {url: self._post_page(url) for url in sorted(urls)}
-            files = [page for _inputs, page in rendered.values() if page is not None]
+            files = [self._post_page(url, inputs) for url, inputs in shown.items() if inputs]
             changed = self.output.diff(files)
             self._write(changed, [], set(), result)
             written |= {f.key for f in changed}
-            urls = {
-                url
-                for url, (inputs, _page) in rendered.items()
-                if inputs is not None and self._post_page_inputs(url) != inputs
-            }
-            if not urls:
+            # The check's read is the next attempt's input: each page is read once a round.
+            current = {url: self._post_page_inputs(url) for url, inputs in shown.items() if inputs}
+            shown = {url: now for url, now in current.items() if now != shown[url]}
+            if not shown:
                 break
         else:
             raise TransientError("post pages kept changing under concurrent renders; will retry")
@@ -663,15 +661,12 @@ class Publisher:
             return None
         return (stored, *around)
 
-    def _post_page(self, url: str) -> tuple[_PageInputs | None, SiteFile | None]:
-        inputs = self._post_page_inputs(url)
-        if inputs is None:
-            return None, None
+    def _post_page(self, url: str, inputs: _PageInputs) -> SiteFile:
         stored, previous, following = inputs
         html = self.theme.render_post(
             stored.post, previous=previous, next=following, related=stored.related
         )
-        return inputs, page_file(page_key(url), html)
+        return page_file(page_key(url), html)
 
     def _invalidate(self, reference: str, paths: list[str], result: BatchResult) -> None:
         result.invalidation_id = self.invalidator.invalidate(paths, reference)
