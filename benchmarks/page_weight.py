@@ -69,11 +69,11 @@ def main() -> None:
     size, median = ordered[len(ordered) // 2]
     related = [p.summary() for _, p in ordered[:6]]
     html = theme.render_post(median, previous=related[0], next=related[1], related=related).encode()
-    css = next(body for key, (body, _) in theme.static_files().items() if key.endswith(".css"))
+    css = str(theme.inline_style("site.css")).encode()
     print(f"median post page ({kib(size)} of Markdown):")
     print(f"  HTML {kib(len(html))} raw, {kib(gz(html))} gzip")
-    print(f"  CSS {kib(len(css))} raw, {kib(gz(css))} gzip")
-    print(f"  transferred (HTML + CSS, gzip): {kib(gz(html) + gz(css))}")
+    print(f"  of which the inline stylesheet {kib(len(css))} raw, {kib(gz(css))} gzip alone")
+    print(f"  transferred (HTML with its stylesheet, gzip): {kib(gz(html))}")
     bodies = [len(p.body_html.encode()) for _, p in posts]
     print(f"  (body HTML median {kib(int(statistics.median(bodies)))} over all posts)")
 

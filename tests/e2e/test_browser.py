@@ -446,6 +446,16 @@ def test_dark_mode_follows_the_system_setting(page: Page, dev: DevStack, artifac
     page.screenshot(path=artifacts / "post-dark.png")
 
 
+def test_print_stylesheet_applies_only_to_print(page: Page, dev: DevStack) -> None:
+    visit(page, dev, "/2024/03/12/lambda-cold-start/")
+    nav_display = "getComputedStyle(document.querySelector('.site-nav')).display"
+    assert page.evaluate(nav_display) != "none"
+    page.emulate_media(media="print")
+    page.wait_for_function(f"{nav_display} === 'none'", timeout=5_000)
+    page.emulate_media(media="screen")
+    assert page.evaluate(nav_display) != "none"
+
+
 def test_table_of_contents_links_to_the_headings(page: Page, dev: DevStack) -> None:
     visit(page, dev, "/2024/03/12/lambda-cold-start/")
     toc = page.locator("nav.toc")

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 
 import html5lib
+from tsuzuri.theme import content_security_policy, style_source
 
 # Attributes a browser resolves as a URL (and may navigate to or load).
 URL_ATTRIBUTES = frozenset(
@@ -36,9 +37,11 @@ ACTIVE_ELEMENTS = frozenset(
     }
 )  # fmt: skip
 # The theme's own active parts, which no content can turn against a reader: its
-# content-hashed scripts (loaded from the site itself, no inline code) and the search
-# page's plain GET form.
+# content-hashed scripts (loaded from the site itself, no inline code), its inline
+# stylesheet (only the exact text the site's Content-Security-Policy allows by hash)
+# and the search page's plain GET form.
 THEME_SCRIPT = re.compile(r"^/assets/theme/[\w.-]+\.js$")
+SITE_POLICY = content_security_policy()
 SEARCH_FORM = {"action": "/search/", "method": "get"}
 BAD_SCHEMES = ("javascript:", "vbscript:", "data:", "livescript:", "mocha:")
 _IGNORED_IN_URL = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]+")
@@ -75,7 +78,7 @@ def _attribute_problems(tag: str, attrs: Iterable[tuple[str, str]]) -> list[str]
 
 
 class _Tokens(HTMLParser):
-    """Start tags with their attributes, and the text of each script element."""
+    """Start tags with their attributes, and the text of each script or style element."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -85,7 +88,7 @@ class _Tokens(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         pairs = [(name, value or "") for name, value in attrs]
         self.elements.append((tag, pairs, ""))
-        if tag == "script":
+        if tag in ("script", "style"):
             self._script = []
 
     def handle_data(self, data: str) -> None:
@@ -93,7 +96,7 @@ class _Tokens(HTMLParser):
             self._script.append(data)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self._script is not None:
+        if tag in ("script", "style") and self._script is not None:
             name, attrs, _ = self.elements[-1] if self.elements else ("", [], "")
             self.elements[-1] = (name, attrs, "".join(self._script))
             self._script = None
@@ -120,8 +123,11 @@ def html_problems(html: str, *, parser: str = "html5lib") -> list[str]:
     problems: list[str] = []
     for tag, attrs, text in _elements(html, parser):
         named = dict(attrs)
-        if (tag == "script" and THEME_SCRIPT.match(named.get("src", "")) and not text.strip()) or (
-            tag == "form" and all(named.get(k, "").lower() == v for k, v in SEARCH_FORM.items())
+        search_form = all(named.get(k, "").lower() == v for k, v in SEARCH_FORM.items())
+        if (
+            (tag == "script" and THEME_SCRIPT.match(named.get("src", "")) and not text.strip())
+            or (tag == "style" and not attrs and style_source(text) in SITE_POLICY)
+            or (tag == "form" and search_form)
         ):
             pass
         elif tag == "script":

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
+from tsuzuri.theme import content_security_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -562,9 +563,15 @@ def test_security_headers(resources: dict[str, Any]) -> None:
     assert headers["ContentTypeOptions"]["Override"] is True
     assert headers["FrameOptions"]["FrameOption"] == "DENY"
     assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
-    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == (
-        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
-        "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    expected = content_security_policy()
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == expected, (
+        f"template.yaml's ContentSecurityPolicy must allow the theme's inline style: {expected}"
+    )
+    assert expected.startswith(
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'sha256-"
+    )
+    assert expected.endswith(
+        "; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
     )
 
 

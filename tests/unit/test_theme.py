@@ -20,7 +20,14 @@ import pytest
 from tsuzuri.config import SiteConfig
 from tsuzuri.errors import ConfigError
 from tsuzuri.model import Heading, Post, PostSummary, Term
-from tsuzuri.theme import THEME_DIR_ENV, Theme, build_toc, json_for_script
+from tsuzuri.theme import (
+    THEME_DIR_ENV,
+    Theme,
+    build_toc,
+    content_security_policy,
+    json_for_script,
+    style_source,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 BASE = "https://blog.example.jp"
@@ -463,8 +470,9 @@ def test_no_third_party_requests_or_scripts(theme: Theme) -> None:
     assert all(attrs.get("type") == "application/ld+json" for attrs, _ in doc.scripts)
     assert not [a for _, a in doc.elements if "src" in a]
     stylesheets = doc.find_all("link", rel="stylesheet")
-    assert [s["href"] for s in stylesheets] == [theme.asset_url("site.css")]
-    assert stylesheets[0]["href"].startswith("/assets/theme/site.")
+    print_css = theme.asset_url("print.css")
+    assert [(s["href"], s["media"]) for s in stylesheets] == [(print_css, "print")]
+    assert stylesheets[0]["href"].startswith("/assets/theme/print.")
 
 
 # ----- escaping -----------------------------------------------------------------------
@@ -833,11 +841,11 @@ def test_static_files(theme: Theme) -> None:
     css_keys = [k for k in files if k.endswith(".css")]
     assert len(css_keys) == 1
     key = css_keys[0]
-    assert re.fullmatch(r"assets/theme/site\.[0-9a-f]{8}\.css", key)
+    assert re.fullmatch(r"assets/theme/print\.[0-9a-f]{8}\.css", key)
     data, content_type = files[key]
     assert content_type == "text/css; charset=utf-8"
-    assert data == (REPO_TEMPLATES / "static" / "site.css").read_bytes()
-    assert theme.asset_url("site.css") == "/" + key
+    assert data == (REPO_TEMPLATES / "static" / "print.css").read_bytes()
+    assert theme.asset_url("print.css") == "/" + key
     with pytest.raises(KeyError):
         theme.asset_url("missing.css")
 
@@ -846,20 +854,22 @@ def test_static_hash_changes_with_content(tmp_path: Path, site: SiteConfig) -> N
     templates = tmp_path / "theme"
     shutil.copytree(REPO_TEMPLATES, templates)
     before = Theme(site, templates_dir=templates)
-    (templates / "static" / "site.css").write_text("body { color: red; }\n", encoding="utf-8")
+    (templates / "static" / "print.css").write_text("body { color: red; }\n", encoding="utf-8")
     after = Theme(site, templates_dir=templates)
-    assert before.asset_url("site.css") != after.asset_url("site.css")
+    assert before.asset_url("print.css") != after.asset_url("print.css")
     changed = set(before.static_files()) ^ set(after.static_files())
     assert {k.rsplit(".", 1)[-1] for k in changed} == {"css"}  # only the edited file moves
-    assert after.asset_url("site.css") in render(after)
+    assert after.asset_url("print.css") in render(after)
     # Same content, same key: deterministic across instances.
     assert Theme(site, templates_dir=templates).static_files().keys() == after.static_files().keys()
 
 
 def test_stylesheet_content() -> None:
-    css = (REPO_TEMPLATES / "static" / "site.css").read_text(encoding="utf-8")
+    css = (REPO_TEMPLATES / "inline" / "site.css").read_text(encoding="utf-8")
+    print_css = (REPO_TEMPLATES / "static" / "print.css").read_text(encoding="utf-8")
     assert "prefers-color-scheme: dark" in css
-    assert "@media print" in css
+    assert "@page" in print_css
+    assert ".site-nav" in print_css
     assert "line-height: 1.8" in css
     assert "line-break: strict" in css
     assert "overflow-wrap: anywhere" in css
@@ -871,6 +881,51 @@ def test_stylesheet_content() -> None:
     assert css.count(".highlight .k {") == 2
     for forbidden in ("@import", "@font-face", "url(http", "url(//"):
         assert forbidden not in css
+        assert forbidden not in print_css
+
+
+_STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def test_the_policy_allows_exactly_the_inline_stylesheet_of_every_page(theme: Theme) -> None:
+    pages = {
+        "post": render(theme, related=[summary(1)], previous=summary(2)),
+        "not found": theme.render_not_found(),
+        "search": theme.render_search(),
+        "tag index": theme.render_term_index(title="タグ", url="/tags/", terms=[]),
+    }
+    policy = content_security_policy()
+    style_src = next(d for d in policy.split("; ") if d.startswith("style-src "))
+    for kind, html in pages.items():
+        styles = _STYLE_ELEMENT.findall(html)
+        assert styles == [str(theme.inline_style("site.css"))], kind
+        assert style_src == f"style-src 'self' {style_source(styles[0])}", kind
+        # Print rules come after the inline ones, so they win when printing.
+        assert html.index("<style>") < html.index('media="print"'), kind
+    compact = styles[0]
+    assert "/*" not in compact and "\n\n" not in compact
+    assert "line-break: strict" in compact
+
+
+def test_the_policy_follows_the_stylesheet(tmp_path: Path, site: SiteConfig) -> None:
+    templates = tmp_path / "theme"
+    shutil.copytree(REPO_TEMPLATES, templates)
+    before = content_security_policy(templates)
+    (templates / "inline" / "site.css").write_text("body { color: red; }\n", encoding="utf-8")
+    after = content_security_policy(templates)
+    assert before != after
+    assert style_source("body { color: red; }") in after
+    assert "<style>body { color: red; }</style>" in render(Theme(site, templates_dir=templates))
+
+
+def test_an_inline_stylesheet_that_could_close_its_element_is_refused(
+    tmp_path: Path, site: SiteConfig
+) -> None:
+    templates = tmp_path / "theme"
+    shutil.copytree(REPO_TEMPLATES, templates)
+    (templates / "inline" / "site.css").write_text("a::after { content: '</style><b>'; }\n")
+    with pytest.raises(ConfigError, match=r"site\.css"):
+        Theme(site, templates_dir=templates)
 
 
 def test_templates_dir_from_environment(

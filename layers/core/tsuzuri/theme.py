@@ -17,6 +17,7 @@ refused, so an override cannot mark a value safe that the packaged theme escapes
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -82,6 +83,7 @@ _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 # Characters that are invalid in XML 1.0 and meaningless in HTML: dropped from all output.
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _JSON_SCRIPT_ESCAPES = str.maketrans(
     {
         "<": "\\u003c",
@@ -213,6 +215,49 @@ def _load_static(static_dir: Path) -> dict[str, StaticAsset]:
     return assets
 
 
+def compact_css(css: str) -> str:
+    """CSS as it is inlined: comments, indentation and blank lines dropped.
+
+    Only safe for CSS without ``/*`` inside a string, which holds for the packaged theme.
+    """
+    text = _CSS_COMMENT.sub("", css)
+    return "\n".join(stripped for line in text.splitlines() if (stripped := line.strip()))
+
+
+def _load_inline_styles(inline_dir: Path) -> dict[str, Markup]:
+    styles: dict[str, Markup] = {}
+    if not inline_dir.is_dir():
+        return styles
+    for path in sorted(inline_dir.glob("*.css")):
+        css = compact_css(path.read_text(encoding="utf-8"))
+        if "</" in css:
+            # "</style" would end the element early; no valid CSS needs "</" at all.
+            raise ConfigError(f"inline stylesheet {path.name} contains '</'")
+        styles[path.name] = Markup(css)  # noqa: S704 - the theme's own file, checked above
+    return styles
+
+
+def style_source(css: str) -> str:
+    """The CSP source that allows one ``<style>`` element with exactly this text."""
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    return f"'sha256-{digest}'"
+
+
+def content_security_policy(templates_dir: Path | None = None) -> str:
+    """The site's Content-Security-Policy: same-origin everything, plus the hashes of the
+    theme's inline stylesheets. template.yaml's response headers policy must equal this
+    for the packaged theme (a unit test holds them together); a theme directory of one's
+    own (``TSUZURI_THEME_DIR``) needs its own policy there.
+    """
+    directory = templates_dir if templates_dir is not None else default_templates_dir()
+    styles = _load_inline_styles(directory / "inline").values()
+    hashes = "".join(" " + style_source(css) for css in styles)
+    return (
+        f"default-src 'self'; img-src 'self' https: data:; style-src 'self'{hashes}; "
+        "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    )
+
+
 def _finalize(value: Any) -> Any:
     """Drop XML-invalid control characters from every printed value, keeping Markup safe."""
     if isinstance(value, str) and _CONTROL_CHARS.search(value):
@@ -259,6 +304,7 @@ class Theme:
         self._base = site.base_url
         self._scheme = urlsplit(site.base_url).scheme or "https"
         self._assets = _load_static(self.templates_dir / "static")
+        self._inline_styles = _load_inline_styles(self.templates_dir / "inline")
         self.environment = self._build_environment()
 
     # ----- environment, filters and globals -------------------------------------------
@@ -299,6 +345,7 @@ class Theme:
             absolute_url=self.absolute_url,
             url_path=self.url_path,
             asset_url=self.asset_url,
+            inline_style=self.inline_style,
             og_locale=_og_locale(self.site.lang),
             twitter_site=_twitter_handle(self.site),
             feed_path=FEED_PATH,
@@ -328,6 +375,13 @@ class Theme:
             return "/" + self._assets[name].key
         except KeyError:
             raise KeyError(f"theme asset not found: {name!r} (looked in static/)") from None
+
+    def inline_style(self, name: str) -> Markup:
+        """The text of ``inline/NAME`` for a ``<style>`` element; see content_security_policy."""
+        try:
+            return self._inline_styles[name]
+        except KeyError:
+            raise KeyError(f"inline stylesheet not found: {name!r} (looked in inline/)") from None
 
     def _local(self, value: datetime) -> datetime:
         # Naive datetimes are taken as site-local time, as Jekyll does for front matter.
