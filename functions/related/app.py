@@ -1,9 +1,11 @@
 """Related-posts function: DynamoDB stream records of posts in, exact related lists out.
 
-Thin by design: the event source mapping's filter lets only ``sk = POST`` records in
-(the function's own writes never match it), the core syncs each post in order and
-renders the pages whose lists changed, and the first record that failed is reported
-so that Lambda retries from there (ReportBatchItemFailures with bisection).
+Thin by design: the event source mapping's filter lets in posts (``sk = POST``; the
+function's own writes never match it), the site config item (a change of ``related:``
+recomputes every list) and the function's own continuation item (pages still pending
+after a batch's chunk); the core handles each record in order and renders the pages
+whose lists changed, and the first record that failed is reported so that Lambda
+retries from there (ReportBatchItemFailures with bisection).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records", [])
     metrics.add_metric("RelatedRecords", MetricUnit.Count, len(records))
     started = time.perf_counter()
+    if not service().publisher.settings_are_current():
+        service.cache_clear()  # another instance accepted a newer _config.yml or theme
     related = service()
     related.on_error = _log_failure
     outcome = related.process(records)
@@ -73,6 +77,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "records": outcome.records,
             "synced": outcome.synced,
             "skipped": outcome.skipped,
+            "rebuilt": outcome.rebuilt,
+            "continued": outcome.continued,
             "failed_at": outcome.failed,
             "recomputed": stats.recomputed,
             "merged": stats.merged,
@@ -98,9 +104,10 @@ REBUILD_RESERVE_MS = 30_000
 
 
 def _rebuild(action: str, context: LambdaContext) -> dict[str, Any]:
-    """``rebuild``: recompute every list with the settings in ``_config.yml`` now (after
-    ``related:`` changed), then render pages while time remains. ``render``: only render
-    what is still pending. Call ``render`` again until ``pending`` is 0."""
+    """For operators (a change of ``related:`` is picked up from the stream on its own).
+    ``rebuild``: recompute every list with the settings in ``_config.yml`` now, then
+    render pages while time remains. ``render``: only render what is still pending.
+    Call ``render`` again until ``pending`` is 0."""
     service.cache_clear()  # read _config.yml again: the settings may have just changed
     related = service()
     posts = related.rebuild_all() if action == "rebuild" else 0

@@ -109,6 +109,8 @@ def _change(record: dict[str, Any], *, token: str) -> Change:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse_event(event)
+    if not publisher().settings_are_current():
+        publisher.cache_clear()  # another instance accepted a newer _config.yml or theme
     result = publisher().process(parsed.changes)
     result.failed_tokens.extend(parsed.poison)
     for message_id, request in parsed.rebuilds:

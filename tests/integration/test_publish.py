@@ -252,7 +252,8 @@ def test_related_lists_are_shown_after_a_refresh(site: Site) -> None:
     )
     before = site.page(URL) or ""
     assert (
-        'class="related-posts"' in before and "関連する記事" not in before.split("related-posts")[1]
+        'class="related-posts"' in before
+        and "関連する記事" not in before.split('class="related-posts"')[1]
     )
 
     other = site.publisher.store.get_post("/2026/01/05/other/")

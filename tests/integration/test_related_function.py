@@ -246,7 +246,10 @@ def test_lists_follow_publishes_edits_and_deletes(related: Related) -> None:
         ),
     )
     related.drain()
-    assert "Lambda 応用（改訂）" in (site.page("/2026/01/01/a/") or "").split("related-posts")[1]
+    assert (
+        "Lambda 応用（改訂）"
+        in (site.page("/2026/01/01/a/") or "").split('class="related-posts"')[1]
+    )
 
     site.unpublish("posts/2026-01-02-b.md")
     related.drain()
@@ -719,10 +722,10 @@ def test_pages_of_a_batch_that_stopped_are_rendered_by_the_next_one(
     original = RelatedService.render_pending
     dead = {"on": True}
 
-    def render_pending(self: RelatedService, outcome: Any = None) -> list[str]:
+    def render_pending(self: RelatedService, outcome: Any = None, **kwargs: Any) -> list[str]:
         if dead["on"]:
             raise RuntimeError("the function timed out before rendering")
-        return original(self, outcome)
+        return original(self, outcome, **kwargs)
 
     monkeypatch.setattr(RelatedService, "render_pending", render_pending)
     site.publish(
@@ -833,12 +836,14 @@ def test_a_sync_that_stopped_half_way_is_redone_in_full(
     assert "/2026/09/01/a/" in related_links(site.page("/2026/09/03/c/") or "")
 
 
-def test_new_related_weights_in_the_config_are_applied_by_the_rebuild_action(
-    related: Related,
+def test_new_related_weights_in_the_config_are_applied_from_the_stream(
+    related: Related, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``related:`` in _config.yml changes how every list is scored: the config upload
-    says to run the rebuild action, which recomputes every list with the new settings
-    and renders the pages, a chunk at a time."""
+    """``related:`` in _config.yml changes how every list is scored: the function hears
+    the accepted config on the stream, recomputes every list with the new settings and
+    renders the pages a chunk per invocation, each chunk bringing it back for the next."""
+    from tsuzuri import related_index
+
     site = related.site
     for day in range(1, 8):
         tags = "[AWS, Lambda]" if day % 2 else "[AWS, Python]"
@@ -848,20 +853,56 @@ def test_new_related_weights_in_the_config_are_applied_by_the_rebuild_action(
         )
     related.drain()
     assert max(len(urls) for urls, _s, _c in stored_lists(related).values()) > 2
+    related.module.service()  # a warm instance, built with the old settings
+    monkeypatch.setattr(related_index, "PAGES_PER_BATCH", 3)
+    invocations = related.pump.invocations
 
-    site.upload("_config.yml", "title: テストブログ\nrelated:\n  count: 2\n")
+    config = "title: テストブログ\ndescription: 重みを変えた\nrelated:\n  count: 2\n"
+    site.upload("_config.yml", config)
     [outcome] = site.publisher.process([site.change("_config.yml")]).outcomes
-    assert "rebuild action" in outcome.message
-    result = related.module.lambda_handler(
-        {"action": "rebuild"}, LambdaContext("tsuzuri-related", timeout_s=120)
-    )
+    assert "related function recomputes every list" in outcome.message
+    related.drain()
 
-    assert result == {"posts": 7, "rendered": 7, "pending": 0}
+    # 7 pages, 3 a batch: the config record's batch and two continuations.
+    assert related.pump.invocations - invocations == 3
     related.settings = replace(related.settings, count=2)
     assert stored_lists(related) == expected_lists(related)
     for url, (urls, _scores, _cards) in expected_lists(related).items():
         assert len(urls) <= 2
         assert related_links(site.page(url) or "") == urls
+    # Rendered by the related function, with the config it had not loaded when warm.
+    assert "重みを変えた" in (site.page("/2026/09/01/p1/") or "")
+
+
+def test_a_config_change_that_leaves_related_alone_recomputes_nothing(
+    related: Related, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tsuzuri.related_index import RelatedService
+
+    site = related.site
+    for day in range(1, 4):
+        site.publish(
+            f"posts/2026-09-0{day}-p{day}.md",
+            post_text(f"記事{day}", date=f"2026-09-0{day} 10:00:00 +0900", tags="[AWS]"),
+        )
+    related.drain()
+    calls: list[int] = []
+    original = RelatedService.rebuild_all
+
+    def rebuild_all(self: RelatedService) -> int:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(RelatedService, "rebuild_all", rebuild_all)
+    site.upload("_config.yml", "title: 新しい名前\n")
+    [outcome] = site.publisher.process([site.change("_config.yml")]).outcomes
+    assert "related" not in outcome.message
+    related.drain()
+    assert calls == []
+    site.upload("_config.yml", "title: 新しい名前\nrelated:\n  count: 1\n")
+    site.publisher.process([site.change("_config.yml")])
+    related.drain()
+    assert calls == [1]
 
 
 def test_a_rebuild_out_of_time_leaves_pages_for_the_render_action(related: Related) -> None:

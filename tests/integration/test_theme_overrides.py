@@ -113,3 +113,27 @@ def test_deleting_an_override_restores_the_packaged_template(site: Site) -> None
     # A delete of something that is not in the accepted set changes nothing.
     again = site.unpublish("theme/post.html.j2")
     assert [(o.status, o.rebuild) for o in again.outcomes] == [("config", None)]
+
+
+def test_a_warm_instance_notices_a_config_or_theme_another_instance_accepted(
+    site: Site, stack: RuntimeSettings
+) -> None:
+    """Every function instance renders with the accepted _config.yml and theme: one that
+    was warm when another accepted newer ones can tell, and a new one loads them."""
+
+    warm = build_publisher(stack, site.clients, environ={})
+    assert warm.settings_are_current()
+    site.upload("_config.yml", "title: 別の名前\n")
+    site.publisher.process([site.change("_config.yml")])
+    assert not warm.settings_are_current()
+    fresh = build_publisher(stack, site.clients, environ={})
+    assert fresh.settings_are_current()
+    assert fresh.site.title == "別の名前"
+    # A newer file in the bucket is not the site's config until it has been accepted.
+    site.upload("_config.yml", "title: まだ処理していない\n")
+    assert build_publisher(stack, site.clients, environ={}).site.title == "別の名前"
+
+    site.upload("theme/cta.html.j2", CTA)
+    site.publisher.process([site.change("theme/cta.html.j2")])
+    assert not fresh.settings_are_current()
+    assert build_publisher(stack, site.clients, environ={}).settings_are_current()

@@ -851,19 +851,28 @@ def test_related_stream_mapping_filters_bisects_and_parks_poison_records(
     assert queue["MessageRetentionPeriod"] == 1209600
 
 
-def test_related_filter_lets_only_post_items_in() -> None:
-    """The pattern as Lambda evaluates it, on the sample events: a POST record passes; the
-    function's own items (RELATED, RX#, RBY#, RPENDING) and the render's never do."""
+def test_related_filter_lets_in_posts_the_site_config_and_its_continuation_only() -> None:
+    """The patterns as Lambda evaluates them (any one matching), on the sample events: a
+    POST record passes, so do the config item and the function's continuation item; its
+    other items (RELATED, RX#, RBY#, RPENDING) and the render's never do."""
     from tsuzuri.devstack import matches_filter, related_mapping
     from tsuzuri.provision import load_template
+    from tsuzuri.related_index import CONTINUATION, SITE_CONFIG
 
     from tests.support.events import load_event
 
-    (pattern,) = related_mapping(load_template())["filters"]
-    assert pattern == {"dynamodb": {"Keys": {"sk": {"S": ["POST"]}}}}
+    patterns = related_mapping(load_template())["filters"]
+    assert patterns[0] == {"dynamodb": {"Keys": {"sk": {"S": ["POST"]}}}}
+
+    def passes(record: dict[str, Any]) -> bool:
+        return any(matches_filter(pattern, record) for pattern in patterns)
+
     for name in ("insert", "modify", "remove"):
         (record,) = load_event(f"dynamodb_stream_{name}", URL="/a/", SEQUENCE_NUMBER="1")["Records"]
-        assert matches_filter(pattern, record)
+        assert passes(record)
+        for pk, sk in (SITE_CONFIG, CONTINUATION):
+            record["dynamodb"]["Keys"] = {"pk": {"S": pk}, "sk": {"S": sk}}
+            assert passes(record), (pk, sk)
         for pk, sk in (
             ("POST#/a/", "RELATED"),
             ("POST#/a/", "BODY"),
@@ -871,9 +880,11 @@ def test_related_filter_lets_only_post_items_in() -> None:
             ("RBY#/a/", "/b/"),
             ("RPENDING", "/a/"),
             ("LISTS", "all"),
+            ("SITE", "THEME"),
+            ("RWORK", "OTHER"),
         ):
             record["dynamodb"]["Keys"] = {"pk": {"S": pk}, "sk": {"S": sk}}
-            assert not matches_filter(pattern, record), (pk, sk)
+            assert not passes(record), (pk, sk)
 
 
 def test_related_permissions_are_scoped(resources: dict[str, Any]) -> None:

@@ -338,7 +338,7 @@ def test_author_and_reading_time(theme: Theme) -> None:
     html = render(theme)
     assert '<span class="post-author">山田太郎</span>' in html
     assert "約4分で読めます" in html
-    assert "post-author" not in render(theme, make_post(author=None))
+    assert 'class="post-author"' not in render(theme, make_post(author=None))
 
 
 def test_category_and_tag_links(theme: Theme) -> None:

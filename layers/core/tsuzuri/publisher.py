@@ -215,6 +215,15 @@ class Publisher:
 
         return overrides_fingerprint(self.theme_overrides)
 
+    def settings_are_current(self) -> bool:
+        """Whether this instance renders with the ``_config.yml`` and ``theme/`` set the
+        table records as accepted. Another instance may have accepted newer ones; a
+        handler that finds this false builds its publisher again (one small read)."""
+        config, theme = self.store.site_fingerprints()
+        if config is not None and config.split(":")[0] != self.site.fingerprint():
+            return False
+        return theme is None or theme == self.theme_fingerprint
+
     # -- phase 0: the batch -----------------------------------------------------
     def process(self, changes: Sequence[Change]) -> BatchResult:
         result = BatchResult()
@@ -428,11 +437,11 @@ class Publisher:
         self.store.put_site_config(source.key, body, f"{full}:{reindex}:{related}")
         self.site = new
         self._theme = None  # rebuilt with the new settings on first use
-        # Related lists are the related function's: a new weighting needs every list
-        # recomputed, which its "rebuild" action does (README, "Related posts").
+        # Related lists are the related function's: it hears this item on the stream and
+        # recomputes every list when the related part of the fingerprint moves.
         lists = (
-            "; related: changed: run the related function's rebuild action to recompute lists"
-            if related != old_related and old_related
+            "; related: changed: the related function recomputes every list"
+            if related != old_related
             else ""
         )
         if reindex != old_reindex:

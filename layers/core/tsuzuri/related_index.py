@@ -20,7 +20,15 @@ pk                     sk                  holds
                                            (``own``), and a revision for compare-and-set
 ``RBY#<url>``          ``<list owner>``    reverse index: the lists that show ``url``
 ``RPENDING``           ``<url>``           a page whose list changed and is not rendered
+``RWORK``              ``CONTINUE``        rewritten while pages are still pending: its
+                                           stream record brings the function back for
+                                           the next chunk (the stream filter lets it in)
 =====================  ==================  ============================================
+
+Besides posts, the function hears the site config item (``SITE``/``CONFIG``): when the
+``related:`` part of its fingerprint moves, every list is recomputed with the new
+settings (:meth:`RelatedService.rebuild_all`) and the pages follow, a chunk per
+invocation, through ``RWORK``/``CONTINUE``.
 
 Why the incremental result equals :func:`tsuzuri.related.recompute_all`
 -----------------------------------------------------------------------
@@ -56,6 +64,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from tsuzuri.aws import error_code
+from tsuzuri.config import SiteConfig
 from tsuzuri.errors import ConfigError, TransientError
 from tsuzuri.related import (
     COMMON,
@@ -88,7 +98,7 @@ from tsuzuri.store import (
 )
 
 if TYPE_CHECKING:
-    from tsuzuri.config import RuntimeSettings, SiteConfig
+    from tsuzuri.config import RuntimeSettings
     from tsuzuri.publisher import Publisher
     from tsuzuri.runtime import Clients
 
@@ -98,6 +108,11 @@ PENDING = "RPENDING"
 FLOOR = "RFL#"
 RELATED = "RELATED"
 ALL = "all"
+SITE_CONFIG = ("SITE", "CONFIG")
+CONTINUATION = ("RWORK", "CONTINUE")
+# Pages a batch renders before it hands the rest to the next invocation: a few seconds
+# of work, far inside the function's timeout.
+PAGES_PER_BATCH = 100
 CAS_ATTEMPTS = 5
 # What a related list shows of a post, and what its score reads: a MODIFY that changes
 # none of these needs no work.
@@ -224,6 +239,28 @@ def record_needs_sync(record: Mapping[str, Any]) -> bool:
     if old is None or new is None:
         return True
     return any(old.get(name) != new.get(name) for name in RELEVANT_FIELDS)
+
+
+def keys_of_record(record: Mapping[str, Any]) -> tuple[str, str]:
+    keys = record["dynamodb"]["Keys"]
+    return str(keys["pk"]["S"]), str(keys["sk"]["S"])
+
+
+def _related_part(image: Mapping[str, Any] | None) -> str | None:
+    # The config item's fingerprint is "full:reindex:related" (tsuzuri.publisher).
+    fingerprint = (image or {}).get("fingerprint", {}).get("S", "")
+    parts = fingerprint.split(":")
+    return parts[2] if len(parts) > 2 else None
+
+
+def related_settings_changed(record: Mapping[str, Any], before: str) -> bool:
+    """Whether a stream record of the site config item moved its ``related:`` part;
+    ``before`` is the part the lists were computed with when the item is new."""
+    if record.get("eventName") == "REMOVE":
+        return False
+    change = record.get("dynamodb", {})
+    old = change.get("OldImage")
+    return _related_part(change.get("NewImage")) != (_related_part(old) if old else before)
 
 
 def url_of_record(record: Mapping[str, Any]) -> str:
@@ -463,6 +500,19 @@ class RelatedStore(PostStore):
         self._batch_write(
             {"DeleteRequest": {"Key": {"pk": {"S": PENDING}, "sk": {"S": u}}}}
             for u in sorted(set(urls))
+        )
+
+    def request_continuation(self) -> None:
+        """Bring the function back for the pages still pending: a changed item is a new
+        stream record, so each request carries a fresh token."""
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item={
+                "pk": {"S": CONTINUATION[0]},
+                "sk": {"S": CONTINUATION[1]},
+                "token": {"S": uuid.uuid4().hex},
+            },
         )
 
     def bump_timeline(self) -> None:
@@ -1017,6 +1067,8 @@ class BatchOutcome:
     records: int = 0
     synced: int = 0
     skipped: int = 0
+    rebuilt: int = 0  # posts whose lists a related: change recomputed
+    continued: bool = False  # pages were left pending for the next invocation
     stats: SyncStats = field(default_factory=SyncStats)
     rendered: list[str] = field(default_factory=list)
     invalidated: list[str] = field(default_factory=list)
@@ -1029,10 +1081,12 @@ class RelatedService:
     def __init__(
         self, index: RelatedIndex, publisher: Publisher,
         on_error: Callable[[Mapping[str, Any], Exception], None] = lambda _r, _e: None,
+        *, pages_per_batch: int | None = None,
     ):  # fmt: skip
         self.index = index
         self.publisher = publisher
         self.on_error = on_error
+        self.pages_per_batch = pages_per_batch or PAGES_PER_BATCH
 
     @property
     def store(self) -> RelatedStore:
@@ -1042,18 +1096,29 @@ class RelatedService:
         outcome = BatchOutcome(records=len(records))
         for record in records:
             try:
-                if not record_needs_sync(record):
+                keys = keys_of_record(record)
+                if keys == SITE_CONFIG and related_settings_changed(record, self._unset()):
+                    outcome.rebuilt += self.rebuild_all()
+                elif keys in (SITE_CONFIG, CONTINUATION) or not record_needs_sync(record):
                     outcome.skipped += 1
-                    continue
-                outcome.stats.add(self.index.sync(url_of_record(record)))
-                outcome.synced += 1
+                else:
+                    outcome.stats.add(self.index.sync(url_of_record(record)))
+                    outcome.synced += 1
             except Exception as exc:
                 outcome.failed = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
                 outcome.error = f"{type(exc).__name__}: {exc}"
                 self.on_error(record, exc)
                 break
-        self.render_pending(outcome)
+        rendered = self.render_pending(outcome, limit=self.pages_per_batch)
+        if len(rendered) == self.pages_per_batch and self.store.pending(1):
+            self.store.request_continuation()
+            outcome.continued = True
         return outcome
+
+    def _unset(self) -> str:
+        # The related part of a site without _config.yml: what lists were computed with
+        # before the first config was recorded.
+        return SiteConfig().with_env_overrides(self.publisher.environ).fingerprint(("related",))
 
     def sync_published(self, after: str = "", limit: int = 100) -> tuple[int, str | None]:
         """Sync up to ``limit`` published posts after the sort key ``after`` (oldest

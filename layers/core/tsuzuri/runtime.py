@@ -14,7 +14,6 @@ from typing import Any
 from tsuzuri.buckets import SiteBucket, SourceBucket
 from tsuzuri.cdn import Invalidator
 from tsuzuri.config import CONFIG_KEYS, RuntimeSettings, SiteConfig
-from tsuzuri.errors import ConfigError
 from tsuzuri.publisher import Publisher
 from tsuzuri.store import PostStore
 
@@ -69,17 +68,16 @@ def build_publisher(
     env = os.environ if environ is None else environ
     source = SourceBucket(clients.s3, settings.source_bucket)
     store = PostStore(clients.dynamodb, settings.table_name)
-    try:
-        site_config = site or load_site_config(source, env)
-    except ConfigError:
-        # A broken _config.yml in the bucket (it was reported when uploaded): keep
-        # publishing with the last valid one, as the live site does.
-        stored = store.get_site_config()
-        if stored is None:
-            raise
+    if site is not None:
+        site_config = site
+    elif (stored := store.get_site_config()) is not None:
+        # The accepted _config.yml, the same for every instance: the bucket's file may
+        # be newer and not processed yet, or broken (it was reported when uploaded).
         name, body, _ = stored
         parsed = SiteConfig.from_bytes(body, name=name) if body else SiteConfig()
         site_config = parsed.with_env_overrides(env)
+    else:
+        site_config = load_site_config(source, env)
     return Publisher(
         site=site_config,
         store=store,

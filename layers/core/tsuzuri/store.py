@@ -303,6 +303,25 @@ class PostStore:
         item["fingerprint"] = fingerprint
         self._call("put_item", TableName=self._table, Item=_dump(item))
 
+    def site_fingerprints(self) -> tuple[str | None, str | None]:
+        """The recorded (config, theme) fingerprints, in one small read: how a warm
+        function tells that another instance has accepted a newer ``_config.yml`` or
+        ``theme/`` set since it loaded its own."""
+        response = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "SITE"}},
+            ProjectionExpression="sk, fingerprint",
+            ConsistentRead=True,
+        )
+        found = {
+            item["sk"]["S"]: item["fingerprint"]["S"]
+            for item in response.get("Items", [])
+            if "fingerprint" in item
+        }
+        return found.get("CONFIG"), found.get("THEME")
+
     # -- the accepted theme overrides (theme/*.j2) ---------------------------------
     def get_theme(self) -> tuple[dict[str, str], int]:
         """(template name -> source, version) of the last valid override set."""
