@@ -274,18 +274,39 @@ def _publish(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+# --option -> the StackOutputs field that gives it when --stack is used instead.
+_STACK_OUTPUT_FOR = {
+    "table": "table_name",
+    "queue_url": "queue_url",
+    "dead_letter_url": "dead_letter_url",
+}
+
+
+def _stack_or_options(args: argparse.Namespace, *options: str) -> list[str] | None:
+    """The values of ``options``, from ``--stack``'s outputs if given, else from the
+    options themselves; None, with the usage line printed, when one is missing."""
+    if args.stack:
+        from tsuzuri.editor import stack_outputs
+
+        outputs = stack_outputs(_client("cloudformation", args), args.stack)
+        values = [getattr(outputs, _STACK_OUTPUT_FOR[option]) for option in options]
+    else:
+        values = [getattr(args, option) for option in options]
+    if all(values):
+        return values
+    flags = " and ".join("--" + option.replace("_", "-") for option in options)
+    print(f"tsuzuri: give --stack, or both {flags}", file=sys.stderr)
+    return None
+
+
 def _rebuild(args: argparse.Namespace) -> int:
-    from tsuzuri.editor import stack_outputs
     from tsuzuri.rebuild import enqueue, plan_requests, wait_for_queue
     from tsuzuri.store import PostStore
 
-    table, queue_url = args.table, args.queue_url
-    if args.stack:
-        outputs = stack_outputs(_client("cloudformation", args), args.stack)
-        table, queue_url = outputs.table_name, outputs.queue_url
-    if not table or not queue_url:
-        print("tsuzuri: give --stack, or both --table and --queue-url", file=sys.stderr)
+    resolved = _stack_or_options(args, "table", "queue_url")
+    if resolved is None:
         return 2
+    table, queue_url = resolved
     urls = [m.url for m in PostStore(_client("dynamodb", args), table).list_members("all")]
     sqs = _client("sqs", args)
     total = enqueue(sqs, queue_url, plan_requests(urls))
@@ -298,16 +319,12 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _redrive(args: argparse.Namespace) -> int:
-    from tsuzuri.editor import stack_outputs
     from tsuzuri.redrive import redrive
 
-    queue_url, dead_letter_url = args.queue_url, args.dead_letter_url
-    if args.stack:
-        outputs = stack_outputs(_client("cloudformation", args), args.stack)
-        queue_url, dead_letter_url = outputs.queue_url, outputs.dead_letter_url
-    if not queue_url or not dead_letter_url:
-        print("tsuzuri: give --stack, or both --queue-url and --dead-letter-url", file=sys.stderr)
+    resolved = _stack_or_options(args, "queue_url", "dead_letter_url")
+    if resolved is None:
         return 2
+    queue_url, dead_letter_url = resolved
 
     def progress(moved: int, total: int) -> None:
         print(f"[{moved}/{total}] moved back to the render queue", file=sys.stderr, flush=True)

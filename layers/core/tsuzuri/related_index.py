@@ -392,18 +392,15 @@ class RelatedStore(PostStore):
         items = self._query_raw(condition, values, forward=forward, limit=limit)
         return [features_from_item(item) for item in items]
 
-    def published(self, after: str, limit: int) -> list[tuple[str, str]]:
-        """(sort key, URL) of up to ``limit`` published posts after ``after``, oldest first."""
+    def published(self, after: str = "", limit: int | None = None) -> list[tuple[str, str]]:
+        """(sort key, URL) of the published posts after ``after`` (all of them, or up to
+        ``limit``), oldest first."""
         condition = "pk = :pk AND sk > :after" if after else "pk = :pk"
         values = {":pk": {"S": "L#" + ALL}}
         if after:
             values[":after"] = {"S": after}
-        found: list[tuple[str, str]] = []
-        for item in self._query_raw(condition, values, forward=True):
-            found.append((item["sk"], item["url"]))
-            if len(found) >= limit:
-                break
-        return found
+        items = self._query_raw(condition, values, forward=True, limit=limit)
+        return [(item["sk"], item["url"]) for item in items]
 
     # -- reverse index
     def referrers(self, url: str) -> list[str]:
@@ -1141,7 +1138,7 @@ class RelatedService:
         only for the settings its lists were computed with, and a sync skips posts that
         did not change. Pages are left to :meth:`render_pending`, a chunk at a time.
         """
-        urls = [url for _key, url in self.store.published("", limit=10**9)]
+        urls = [url for _key, url in self.store.published()]
         items = self.store.post_items(urls)
         views = [view_of_post_item(item, self.index.settings) for item in items]
         self.index.rebuild(view for view in views if view is not None)
