@@ -64,9 +64,11 @@ bench-peers: install
 # with Debian's chromium; writes the "Lighthouse" section of docs/benchmarks.md.
 LIGHTHOUSE := .tools/node_modules/.bin/lighthouse
 
+AUDIT_ARGS ?=
+
 .PHONY: audit
 audit: install $(LIGHTHOUSE)
-	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python -m benchmarks.audit
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python -m benchmarks.audit $(AUDIT_ARGS)
 
 $(LIGHTHOUSE):
 	mkdir -p .tools

@@ -143,6 +143,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chrome", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the doc")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 unless accessibility, best practices and SEO are 100 on every page "
+        "(performance depends on the machine's load, so it is reported, not checked)",
+    )
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         print("lighthouse not installed: run `make audit`", file=sys.stderr)
@@ -172,6 +178,21 @@ def main() -> int:
     print(section)
     if not args.no_write:
         update_doc(section)
+    if args.check:
+        below = [
+            f"{name} {category} {score}"
+            for name, _path, summary in rows
+            for category, score in zip(
+                ("accessibility", "best practices", "SEO"),
+                summary["scores"][1:],  # type: ignore[index]
+                strict=True,
+            )
+            if score < 100
+        ]
+        if below:
+            print("audit: below 100: " + "; ".join(below), file=sys.stderr)
+            return 1
+        print("audit: accessibility, best practices and SEO 100 on every page", file=sys.stderr)
     return 0
 
 
