@@ -10,7 +10,6 @@ in which case its page must show it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import uuid
@@ -24,6 +23,7 @@ import pytest
 import yaml
 from tsuzuri.buckets import report_key
 from tsuzuri.config import RuntimeSettings
+from tsuzuri.devstack import LambdaContext, load_handler
 from tsuzuri.model import page_key
 from tsuzuri.runtime import Clients
 
@@ -62,19 +62,6 @@ def content(entry: dict[str, Any]) -> bytes:
     return (HOSTILE / "files" / entry["file"]).read_bytes()
 
 
-class FakeContext:
-    function_name = "tsuzuri-render"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:tsuzuri-render"
-    memory_limit_in_mb = 1024
-    aws_request_id = "5f3c0c52-8a59-4d0e-b1f4-0e7c1c0d2a11"
-    log_group_name = "/aws/lambda/tsuzuri-render"
-    log_stream_name = "2026/03/01/[$LATEST]hostile"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 @dataclass
 class Harness:
     clients: Clients
@@ -86,7 +73,7 @@ class Harness:
 
     def deliver(self, key: str) -> dict[str, Any]:
         event = sqs_event([s3_record(self.settings.source_bucket, key)])
-        return self.handler.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+        return self.handler.lambda_handler(event, LambdaContext("tsuzuri-render"))  # type: ignore[no-any-return]
 
     def site(self) -> dict[str, str]:
         """Every object of the site bucket and its ETag."""
@@ -98,15 +85,6 @@ class Harness:
     def text(self, bucket: str, key: str) -> str:
         body = self.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return str(body.decode("utf-8"))
-
-
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("render_app", ROOT / "functions/render/app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["render_app"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from types import ModuleType
 import pytest
 from tsuzuri.buckets import report_key
 from tsuzuri.config import RuntimeSettings
+from tsuzuri.devstack import LambdaContext, load_handler
 from tsuzuri.runtime import Clients
 
-from tests.integration.test_hostile_input import FakeContext, load_handler
 from tests.support.events import s3_record, sqs_event
 from tests.support.site import post_text
 
@@ -56,7 +56,7 @@ def handler(
 
 def _deliver(module: ModuleType, stack: RuntimeSettings, *keys: str) -> dict[str, object]:
     event = sqs_event(*[[s3_record(stack.source_bucket, k)] for k in keys])
-    return module.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+    return module.lambda_handler(event, LambdaContext("tsuzuri-render"))  # type: ignore[no-any-return]
 
 
 def test_logs_and_reports_never_hold_a_body(

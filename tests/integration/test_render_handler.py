@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -11,25 +9,13 @@ from typing import Any
 
 import pytest
 from tsuzuri.config import RuntimeSettings
+from tsuzuri.devstack import LambdaContext, load_handler
 from tsuzuri.runtime import Clients
 
 from tests.support.events import load_event, s3_record, sqs_event
 from tests.support.site import post_text
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class FakeContext:
-    function_name = "tsuzuri-render"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:tsuzuri-render"
-    memory_limit_in_mb = 1024
-    aws_request_id = "3e0b5e8c-1b4a-4c1e-9a37-6f0c3c2f9d11"
-    log_group_name = "/aws/lambda/tsuzuri-render"
-    log_stream_name = "2026/02/12/[$LATEST]abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @pytest.fixture
@@ -43,14 +29,9 @@ def handler(
     monkeypatch.setenv("TSUZURI_SITE_URL", "https://blog.example.com")
     monkeypatch.setenv("TSUZURI_AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "tsuzuri")
-    spec = importlib.util.spec_from_file_location("render_app", ROOT / "functions/render/app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["render_app"] = module
-    spec.loader.exec_module(module)
+    module = load_handler()
     yield module
     module.publisher.cache_clear()
-    sys.modules.pop("render_app", None)
 
 
 def _put(clients: Clients, stack: RuntimeSettings, key: str, text: str) -> None:
@@ -66,7 +47,7 @@ def _page(clients: Clients, stack: RuntimeSettings, key: str) -> str | None:
 
 
 def _invoke(handler: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
-    return handler.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+    return handler.lambda_handler(event, LambdaContext("tsuzuri-render"))  # type: ignore[no-any-return]
 
 
 def test_sqs_wrapped_event_with_url_encoded_japanese_key(
