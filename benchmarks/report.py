@@ -38,6 +38,15 @@ def verdict(measured: float, target: float, unit: str, digits: int = 0) -> str:
     )
 
 
+def table(title: str, intro: str, columns: list[str], align: str, rows: list[str]) -> list[str]:
+    """A ``###`` section with one Markdown table: ``align`` has an ``l`` or ``r`` per
+    column (text left, figures right); ``intro`` is one paragraph, or empty."""
+    assert len(align) == len(columns), (columns, align)
+    separator = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    head = [title, ""] + ([intro, ""] if intro else [])
+    return [*head, "| " + " | ".join(columns) + " |", separator, *rows, ""]
+
+
 def render_section(results: Results) -> str:
     lines: list[str] = []
     add = lines.append
@@ -102,8 +111,7 @@ def _hugo(results: Results, posts: int) -> dict[str, Any] | None:
 
 
 def targets(results: Results) -> list[str]:
-    out = ["### Against the targets", ""]
-    out += ["| target | measured | verdict |", "|---|---|---|"]
+    out: list[str] = []
     publish = {n: d for n, d in results.get("publish", {}).items() if _ok(d)}
     largest = max(publish) if publish else None
 
@@ -182,17 +190,14 @@ def targets(results: Results) -> list[str]:
                 f"| {name} function RSS under 256 MB | {rss:,.0f} MB peak after the first event "
                 f"| {verdict(rss, RSS_MB, ' MB')} |"
             )
-    out.append("")
-    return out
+    return table("### Against the targets", "", ["target", "measured", "verdict"], "lll", out)
 
 
 def publish_tables(results: Results) -> list[str]:
     publish = results.get("publish", {})
     if not publish:
         return []
-    out = [
-        "### 1. Publish latency on the local stack",
-        "",
+    latency_intro = (
         "From `put_object` of one new post into the source bucket until its page, tag and "
         "category pages, home page and related lists are in the site bucket: the render "
         "handler runs on the SQS event, then the related handler on the stream records "
@@ -200,13 +205,9 @@ def publish_tables(results: Results) -> list[str]:
         "home page, first tag page, stored related list shown on the page). The first "
         "publish of each site runs on cold handlers and is left out of the medians. "
         "`list reads` is the time spent in `PostStore.list_members` (whole-list queries: "
-        "`all`, every touched tag and category) by both handlers.",
-        "",
-        "| site posts | publishes | total ms | render handler ms | related handler ms "
-        "| process CPU ms | handler-thread CPU ms | list reads ms (share) "
-        "| `all` members read | ms per API call | checked live | first (cold) ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
-    ]
+        "`all`, every touched tag and category) by both handlers."
+    )
+    latency: list[str] = []
     failed = []
     for n, data in sorted(publish.items()):
         if not _ok(data):
@@ -220,7 +221,7 @@ def publish_tables(results: Results) -> list[str]:
                 "list_category_ms_render",
             )
         )  # fmt: skip
-        out.append(
+        latency.append(
             f"| {n:,} | {s['total_ms']['n']} | {spread(s['total_ms'])} | "
             f"{spread(s['render_ms'])} | {spread(s['related_ms'])} | "
             f"{spread(s['process_cpu_ms'])} | {spread(s['handler_thread_cpu_ms'])} | "
@@ -229,48 +230,44 @@ def publish_tables(results: Results) -> list[str]:
             f"{s['cold_total_ms']:,.0f} |"
         )
     for n, data in failed:
-        out.append(f"| {n:,} | not measured: {_failure(data)} | | | | | | | | | | |")
-    out += [
-        "",
-        "### 2. Work per publish",
-        "",
+        latency.append(f"| {n:,} | not measured: {_failure(data)} | | | | | | | | | | |")
+    work_intro = (
         "Counted with botocore event hooks on the handlers' own clients (not the pumps'). "
         "moto returns no `ConsumedCapacity`: read and write units are **estimated** from "
         "the bytes of each call (1 WRU per started KB written, 1 per delete or update; 1 RRU "
         "per started 4 KB of a consistent read, per item for GetItem/BatchGetItem, per call "
-        "for Query).",
-        "",
-        "| site posts | objects written | invalidation paths | API calls render + related "
-        "| RRU est. render / related | WRU est. render / related | tag members read |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+        "for Query)."
+    )
+    work: list[str] = []
     for n, data in sorted(publish.items()):
         if not _ok(data):
             continue
         s = data["summary"]
-        out.append(
+        work.append(
             f"| {n:,} | {spread(s['objects_written'])} | {spread(s['invalidation_paths'])} | "
             f"{s['render_api_calls']['median']:,.0f} + {s['related_api_calls']['median']:,.0f} | "
             f"{s['render_rru']['median']:,.0f} / {s['related_rru']['median']:,.0f} | "
             f"{s['render_wru']['median']:,.0f} / {s['related_wru']['median']:,.0f} | "
             f"{s['list_tag_items']['median']:,.0f} |"
         )
-    out.append("")
-    return out
+    latency_columns = [
+        "site posts", "publishes", "total ms", "render handler ms", "related handler ms",
+        "process CPU ms", "handler-thread CPU ms", "list reads ms (share)",
+        "`all` members read", "ms per API call", "checked live", "first (cold) ms",
+    ]  # fmt: skip
+    work_columns = [
+        "site posts", "objects written", "invalidation paths", "API calls render + related",
+        "RRU est. render / related", "WRU est. render / related", "tag members read",
+    ]  # fmt: skip
+    return [
+        *table("### 1. Publish latency on the local stack", latency_intro, latency_columns,
+               "rrrrrrrrrrlr", latency),
+        *table("### 2. Work per publish", work_intro, work_columns, "rrrrrrr", work),
+    ]  # fmt: skip
 
 
 def rebuild_table(results: Results) -> list[str]:
-    out = [
-        "### 3. Full load and rebuilds",
-        "",
-        "Posts per second per core divides by CPU seconds (all processes and threads "
-        "involved, moto's server included for tsuzuri).",
-        "",
-        "| what | posts | wall s | CPU s | posts/s | posts per CPU-second | objects written "
-        "| peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    rows = 0
+    out: list[str] = []
     for n, data in sorted(results.get("load", {}).items()):
         if _ok(data) and data.get("ready_s", -1) > 0:
             cpu = float(data["cpu_s"])
@@ -280,7 +277,6 @@ def rebuild_table(results: Results) -> list[str]:
                 f"{data['ready_s']:,.1f} | {cpu:,.1f} | {n / data['ready_s']:.1f} | "
                 f"{n / cpu:.1f} | – | {data['peak_rss_mb']:,} |"
             )
-            rows += 1
         else:
             out.append(f"| full load through `tsuzuri dev` | {n:,} | not measured: "
                        f"{_failure(data)} | | | | | |")  # fmt: skip
@@ -294,7 +290,6 @@ def rebuild_table(results: Results) -> list[str]:
             f"{r['posts_per_cpu_s']:.1f} | {r['objects_written']:,} | "
             f"{data['peak_rss_mb']:,.0f} (whole benchmark) |"
         )
-        rows += 1
     for n, data in sorted(results.get("peers", {}).items()):
         if not _ok(data):
             continue
@@ -308,11 +303,17 @@ def rebuild_table(results: Results) -> list[str]:
                 f"| {peer['name']} full build | {n:,} | {wall:,.1f} | {cpu:,.1f} | "
                 f"{n / wall:.1f} | {n / cpu:.1f} | {peer['files']:,} | {rss:,.0f} |"
             )
-            rows += 1
-    if not rows:
+    if not out:
         return []
-    out.append("")
-    return out
+    return table(
+        "### 3. Full load and rebuilds",
+        "Posts per second per core divides by CPU seconds (all processes and threads "
+        "involved, moto's server included for tsuzuri).",
+        ["what", "posts", "wall s", "CPU s", "posts/s", "posts per CPU-second",
+         "objects written", "peak RSS MB"],
+        "lrrrrrrr",
+        out,
+    )  # fmt: skip
 
 
 def render_table(results: Results) -> list[str]:
@@ -321,22 +322,18 @@ def render_table(results: Results) -> list[str]:
         return []
     if not _ok(render):
         return ["### 4. Render CPU per post", "", f"Not measured: {_failure(render)}", ""]
-    out = [
+    out = [f"| {name} | {spread(value, 2)} |" for name, value in render["ms"].items()]
+    out.append(f"| **ratio: total / raw parse** | {spread(render['ratio_total'], 2, '×')} |")
+    out.append(f"| ratio: Markdown step / raw parse | {spread(render['ratio_markdown'], 2, '×')} |")
+    return table(
         "### 4. Render CPU per post",
-        "",
         f"{render['posts']} posts of the corpus (median {render['median_kb']:.1f} KB, largest "
         f"{render['largest_kb']:.1f} KB), {render['repeat']} pass(es), thread CPU time; "
         "median with p10–p90. The ratio is taken per post.",
-        "",
-        "| step | ms per post |",
-        "|---|---:|",
-    ]
-    for name, value in render["ms"].items():
-        out.append(f"| {name} | {spread(value, 2)} |")
-    out.append(f"| **ratio: total / raw parse** | {spread(render['ratio_total'], 2, '×')} |")
-    out.append(f"| ratio: Markdown step / raw parse | {spread(render['ratio_markdown'], 2, '×')} |")
-    out.append("")
-    return out
+        ["step", "ms per post"],
+        "lr",
+        out,
+    )
 
 
 def cold_table(results: Results) -> list[str]:
@@ -346,40 +343,29 @@ def cold_table(results: Results) -> list[str]:
     if not _ok(cold):
         return ["### 5. Cold init", "", f"Not measured: {_failure(cold)}", ""]
     out = [
+        f"| {name} | {spread(f['import_ms'])} | {spread(f['setup_ms'])} | "
+        f"{spread(f['event_ms'])} | {spread(f['cold_ms'])} | {spread(f['cold_cpu_ms'])} | "
+        f"{spread(f['rss_mb'])} |"
+        for name, f in cold["summary"].items()
+    ]
+    return table(
         "### 5. Cold init",
-        "",
         f"A fresh interpreter per run ({cold['runs']} runs per function): import the handler "
         "module, build clients and config, handle the first event (render: the SQS message "
         f"for a new {cold['post_kb']:.0f} KB post; related: that render's stream records). "
         "Peak RSS after the event.",
-        "",
-        "| function | imports ms | setup ms | first event ms | cold ms | cold CPU ms "
-        "| peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, f in cold["summary"].items():
-        out.append(
-            f"| {name} | {spread(f['import_ms'])} | {spread(f['setup_ms'])} | "
-            f"{spread(f['event_ms'])} | {spread(f['cold_ms'])} | {spread(f['cold_cpu_ms'])} | "
-            f"{spread(f['rss_mb'])} |"
-        )
-    out.append("")
-    return out
+        ["function", "imports ms", "setup ms", "first event ms", "cold ms", "cold CPU ms",
+         "peak RSS MB"],
+        "lrrrrrr",
+        out,
+    )  # fmt: skip
 
 
 def peers_table(results: Results) -> list[str]:
     peers = results.get("peers", {})
     if not peers:
         return []
-    out = [
-        "### 6. Peers on the same corpus",
-        "",
-        "Cold full builds (`benchmarks/peers.py`, layouts under `benchmarks/peers/`).",
-        "",
-        "| peer | version | posts | runs | wall s | CPU s | peak RSS MB | post URLs equal "
-        "tsuzuri's |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
-    ]
+    out: list[str] = []
     for n, data in sorted(peers.items()):
         if not _ok(data):
             out.append(f"| – | not measured: {_failure(data)} | {n:,} | | | | | |")
@@ -401,18 +387,18 @@ def peers_table(results: Results) -> list[str]:
                 f"| {s('cpu_s', 1)} | {s('rss_mb', 0)} | "
                 f"{'yes' if p['urls_equal_tsuzuri'] else 'NO'} |"
             )
-    out.append("")
-    return out
+    return table(
+        "### 6. Peers on the same corpus",
+        "Cold full builds (`benchmarks/peers.py`, layouts under `benchmarks/peers/`).",
+        ["peer", "version", "posts", "runs", "wall s", "CPU s", "peak RSS MB",
+         "post URLs equal tsuzuri's"],
+        "llrrrrrl",
+        out,
+    )  # fmt: skip
 
 
 def sources(results: Results) -> list[str]:
-    out = [
-        "### Where each figure comes from",
-        "",
-        "| part | command (from the repository root, `.venv/bin/python`) | finished "
-        "| step s | 1-min load start / end |",
-        "|---|---|---|---:|---|",
-    ]
+    out: list[str] = []
     rows: list[tuple[str, dict[str, Any]]] = []
     if "render" in results:
         rows.append(("render CPU", results["render"]))
@@ -430,8 +416,14 @@ def sources(results: Results) -> list[str]:
             f"| {label} | `{command}` | {d.get('finished', '?')} | {d.get('step_s', '?')} "
             f"| {load(d)} |"
         )
-    out.append("")
-    return out
+    return table(
+        "### Where each figure comes from",
+        "",
+        ["part", "command (from the repository root, `.venv/bin/python`)", "finished",
+         "step s", "1-min load start / end"],
+        "lllrl",
+        out,
+    )  # fmt: skip
 
 
 def _load_command(label: str, data: dict[str, Any]) -> str:
