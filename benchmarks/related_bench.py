@@ -358,16 +358,8 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     server.start()
     endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
-    settings = provision(clients, prefix="relbench").settings
     # The records are handed to the service directly: no stream to keep in memory.
-    described = clients.dynamodb.describe_table(TableName=settings.table_name)["Table"]
-    clients.dynamodb.delete_table(TableName=settings.table_name)
-    clients.dynamodb.create_table(
-        TableName=settings.table_name,
-        KeySchema=described["KeySchema"],
-        AttributeDefinitions=described["AttributeDefinitions"],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    settings = provision(clients, prefix="relbench", stream=False).settings
     site = SiteConfig(url="https://bench.example.com", title="ベンチマークブログ")
     publisher = build_publisher(settings, clients, site=site, environ={})
     store = RelatedStore(clients.dynamodb, settings.table_name)

@@ -160,15 +160,25 @@ def create_distribution(cloudfront: Any, site_bucket: str, reference: str) -> st
 
 
 def provision(
-    clients: Clients, *, prefix: str = "tsuzuri", sqs: Any = None, template: Path | None = None
+    clients: Clients,
+    *,
+    prefix: str = "tsuzuri",
+    sqs: Any = None,
+    template: Path | None = None,
+    stream: bool = True,
 ) -> LocalStack:
     """Create buckets, table, distribution and (given an SQS client) the render queue
-    with the source bucket's notifications, all as ``template.yaml`` describes them."""
+    with the source bucket's notifications, all as ``template.yaml`` describes them.
+    ``stream=False`` leaves the table's stream off (benchmarks that preload thousands of
+    posts: moto keeps every record in memory); ``UpdateTable`` can turn it on later."""
     plan = plan_from_template(load_template(template))
     source, site, table = f"{prefix}-source", f"{prefix}-site", f"{prefix}-table"
     create_bucket(clients.s3, source, versioned=plan.source_versioned)
     create_bucket(clients.s3, site)
-    table_description = clients.dynamodb.create_table(TableName=table, **plan.table)
+    table_spec = (
+        plan.table if stream else {**plan.table, "StreamSpecification": {"StreamEnabled": False}}
+    )
+    table_description = clients.dynamodb.create_table(TableName=table, **table_spec)
     distribution = create_distribution(clients.cloudfront, site, prefix)
     settings = RuntimeSettings(
         source_bucket=source, site_bucket=site, table_name=table, distribution_id=distribution
