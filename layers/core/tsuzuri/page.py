@@ -21,7 +21,7 @@ from tsuzuri.keys import SourceKey
 from tsuzuri.markdown import render_markdown, sanitize_html
 from tsuzuri.model import Page
 from tsuzuri.permalink import normalize_url_path
-from tsuzuri.post import KNOWN_KEYS, _Fields, _passthrough
+from tsuzuri.post import KNOWN_KEYS, FrontMatterFields, passthrough_fields
 from tsuzuri.text import truncate
 
 # URLs the site generates itself: a page may not take them.
@@ -61,7 +61,7 @@ def parse_page(source: SourceKey, raw: bytes, site: SiteConfig) -> Page:
             hint="split the page or move large content into assets/",
         )
     front = split_front_matter(decode_source(raw))
-    fields = _Fields(front)
+    fields = FrontMatterFields(front)
     title = fields.text("title", required=True)
     permalink = fields.text("permalink")
     if permalink:
@@ -79,7 +79,7 @@ def parse_page(source: SourceKey, raw: bytes, site: SiteConfig) -> Page:
     else:
         rendered = render_markdown(front.body)
     description = fields.text("description") or fields.text("excerpt") or rendered.first_paragraph
-    extra = _passthrough({k: v for k, v in front.data.items() if k not in PAGE_KEYS})
+    extra = passthrough_fields({k: v for k, v in front.data.items() if k not in PAGE_KEYS})
     nav_title = fields.text("nav_title")
     if nav_title:
         extra["nav_title"] = nav_title

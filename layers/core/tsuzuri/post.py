@@ -39,7 +39,7 @@ def parse_post(source: SourceKey, raw: bytes, site: SiteConfig) -> Post:
             hint="split the post or move large content into assets/",
         )
     front = split_front_matter(decode_source(raw))
-    fields = _Fields(front)
+    fields = FrontMatterFields(front)
 
     title = fields.text("title", required=True)
     slug = jekyll_slug(fields.text("slug") or source.slug) or source.slug
@@ -84,12 +84,12 @@ def parse_post(source: SourceKey, raw: bytes, site: SiteConfig) -> Post:
         published=fields.boolean("published", default=True),
         layout=fields.text("layout") or "post",
         headings=rendered.headings,
-        extra=_passthrough(front.data),
+        extra=passthrough_fields(front.data),
         signature=signature_of(f"{title}\n{rendered.text}"),
     )
 
 
-class _Fields:
+class FrontMatterFields:
     """Typed access to front matter values, with errors that name the line."""
 
     def __init__(self, front: FrontMatter):
@@ -166,7 +166,7 @@ def _with_line(parse: Any, line: int | None) -> datetime:
     return result
 
 
-def _post_date(fields: _Fields, source: SourceKey, site: SiteConfig) -> datetime:
+def _post_date(fields: FrontMatterFields, source: SourceKey, site: SiteConfig) -> datetime:
     explicit = fields.date("date", site)
     if explicit is not None:
         return explicit
@@ -190,7 +190,7 @@ def _check_not_reserved(url: str, field: str, line: int | None) -> None:
 
 
 def _terms(
-    fields: _Fields, plural: str, singular: str, kind: TermKind, slugs: Mapping[str, str]
+    fields: FrontMatterFields, plural: str, singular: str, kind: TermKind, slugs: Mapping[str, str]
 ) -> tuple[Term, ...]:
     key = plural if fields.data.get(plural) is not None else singular
     value = fields.data.get(key)
@@ -226,7 +226,7 @@ def _terms(
     return tuple(terms.values())
 
 
-def _author(fields: _Fields) -> str | None:
+def _author(fields: FrontMatterFields) -> str | None:
     value = fields.data.get("author")
     if isinstance(value, Mapping):  # jekyll-seo-tag style: author: {name: ...}
         name = value.get("name")
@@ -236,7 +236,7 @@ def _author(fields: _Fields) -> str | None:
     return fields.text("author") or None
 
 
-def _image(fields: _Fields) -> str | None:
+def _image(fields: FrontMatterFields) -> str | None:
     value = fields.data.get("image")
     if isinstance(value, Mapping):  # jekyll-seo-tag style: image: {path: ...}
         value = value.get("path")
@@ -252,7 +252,7 @@ def _image(fields: _Fields) -> str | None:
     raise fields.fail("image", f"{value!r} must be an https URL or a path starting with /")
 
 
-def _redirects(fields: _Fields) -> tuple[str, ...]:
+def _redirects(fields: FrontMatterFields) -> tuple[str, ...]:
     value = fields.data.get("redirect_from")
     if value is None:
         return ()
@@ -268,7 +268,7 @@ def _redirects(fields: _Fields) -> tuple[str, ...]:
     return paths
 
 
-def _passthrough(data: Mapping[str, Any]) -> dict[str, Any]:
+def passthrough_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """Unknown keys for templates, made JSON-safe so they survive storage unchanged."""
     extra = {k: v for k, v in data.items() if k not in KNOWN_KEYS}
     return json.loads(json.dumps(extra, default=_json_default, ensure_ascii=False))  # type: ignore[no-any-return]
