@@ -116,3 +116,66 @@ def _motos_retention_check(self: Any, queue_name: str, message: Any) -> bool:
         "MessageRetentionPeriod"
     ]
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+
+def _moto_stream_body(result: dict[str, Any]) -> Any:
+    from moto.core.responses import ActionContext, ActionResult
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    model = get_service_model("dynamodbstreams")
+    context = ActionContext(
+        model, model.operation_model("GetRecords"),
+        get_serializer_class("dynamodbstreams", "json"), DynamoDBStreamsHandler(),
+    )  # fmt: skip
+    return json.loads(ActionResult(result).execute_result(context)[2])
+
+
+def test_fast_stream_encoding_equals_motos_serializer() -> None:
+    from datetime import datetime
+
+    from tsuzuri.devstack import _stream_json
+
+    record = {
+        "eventID": "0f1e2d3c", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+        "eventVersion": "1.0", "awsRegion": "us-east-1",
+        "dynamodb": {
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            # moto stamps records with a naive UTC datetime
+            "ApproximateCreationDateTime": datetime(2026, 11, 30, 5, 12, 34, 567000),
+            "SequenceNumber": "42", "SizeBytes": 321,
+            "Keys": {"pk": ITEM["pk"], "sk": ITEM["sk"]},
+            "NewImage": ITEM, "OldImage": {**ITEM, "count": {"N": "3"}},
+        },
+    }  # fmt: skip
+    result = {"Records": [record, record], "NextShardIterator": "arn:aws:dynamodb:x|1|abc"}
+    fast = json.loads(json.dumps(result, default=_stream_json))
+    assert fast == _moto_stream_body(result)
+    assert json.loads(json.dumps({"Records": []}, default=_stream_json)) == _moto_stream_body(
+        {"Records": []}
+    )
+
+
+def test_stream_reads_through_the_patched_server(
+    clients: Any, stack: Any, moto_endpoint: str
+) -> None:
+    """Records come back over HTTP with their images, keys and creation time."""
+    import botocore.session
+
+    table = stack.table_name
+    arn = clients.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = botocore.session.get_session().create_client(
+        "dynamodbstreams", region_name="ap-northeast-1", endpoint_url=moto_endpoint,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    clients.dynamodb.put_item(TableName=table, Item=ITEM)
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    [record] = streams.get_records(ShardIterator=iterator)["Records"]
+    assert record["eventName"] == "INSERT"
+    assert record["dynamodb"]["Keys"] == {"pk": ITEM["pk"], "sk": ITEM["sk"]}
+    assert record["dynamodb"]["NewImage"]["html"]["B"] == ITEM["html"]["B"]
+    assert record["dynamodb"]["ApproximateCreationDateTime"].year >= 2026
