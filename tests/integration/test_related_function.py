@@ -961,3 +961,42 @@ def test_the_local_stack_indexes_an_initial_load_in_bulk_then_follows_the_stream
         stop.set()
         thread.join(timeout=30)
     assert_site_matches_recomputation(related)
+
+
+def test_the_pump_reads_a_long_backlog_a_page_at_a_time_and_stops_when_told(
+    clients: Clients, stack: RuntimeSettings, moto_endpoint: str
+) -> None:
+    """Past 1,000 records the stream is read in pages: records the filter drops (a bulk
+    rebuild writes thousands of its own) are read past, the posts among them delivered,
+    and a stop is heard between pages."""
+    from tsuzuri.devstack import StreamPump
+
+    table = stack.table_name
+    own = [{"pk": {"S": f"RBY#/p{i}/"}, "sk": {"S": "/q/"}} for i in range(1_150)]
+    for start in range(0, len(own), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in own[start : start + 25]]
+        clients.dynamodb.batch_write_item(RequestItems={table: requests})
+    clients.dynamodb.put_item(TableName=table, Item={"pk": {"S": "POST#/a/"}, "sk": {"S": "POST"}})
+    delivered: list[str] = []
+
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        delivered.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    def pump() -> StreamPump:
+        return StreamPump(
+            streams=botocore.session.get_session().create_client(
+                "dynamodbstreams", region_name="ap-northeast-1", endpoint_url=moto_endpoint
+            ),
+            stream_arn=clients.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"],
+            handler=handler,
+            filters=related_mapping(load_template())["filters"],
+        )
+
+    whole = pump()
+    assert whole.poll() == 1_151
+    assert delivered == ["POST#/a/"]
+
+    stopped = pump()
+    stopped.stop_event.set()
+    assert stopped.poll() == 0

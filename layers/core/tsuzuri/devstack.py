@@ -420,21 +420,21 @@ class StreamPump:
                     ShardIteratorType=self.starting_position,
                 )["ShardIterator"]  # fmt: skip
             iterator = self._iterators[shard_id]
-            records: list[dict[str, Any]] = []
-            while iterator:
+            # A page at a time, as Lambda's poller does: a long backlog (a bulk rebuild's
+            # own records) is neither held in memory at once nor deaf to a stop.
+            while iterator and not self.stop_event.is_set():
                 response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                batch = response.get("Records", [])
+                records = response.get("Records", [])
                 iterator = response.get("NextShardIterator")
-                records += batch
-                if len(batch) < 1000:
+                self._iterators[shard_id] = iterator
+                read += len(records)
+                self.records_read += len(records)
+                events = [lambda_stream_record(r, self.stream_arn, self.region) for r in records]
+                wanted = [e for e in events if self._wanted(e)]
+                self.records_delivered += len(wanted)
+                self._deliver(shard_id, wanted)
+                if len(records) < 1000:
                     break  # caught up for now; the next poll goes on from here
-            self._iterators[shard_id] = iterator
-            read += len(records)
-            self.records_read += len(records)
-            events = [lambda_stream_record(r, self.stream_arn, self.region) for r in records]
-            wanted = [e for e in events if self._wanted(e)]
-            self.records_delivered += len(wanted)
-            self._deliver(shard_id, wanted)
         return read
 
     def _wanted(self, record: dict[str, Any]) -> bool:
