@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tsuzuri.devstack import default_sigint
+
 ROOT = Path(__file__).resolve().parents[1]
 LIGHTHOUSE = ROOT / ".tools" / "node_modules" / ".bin" / "lighthouse"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -50,6 +52,7 @@ def start_dev(content: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=default_sigint,
     )  # fmt: skip
     assert process.stdout is not None
     site = ""

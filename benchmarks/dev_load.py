@@ -28,6 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tsuzuri.devstack import default_sigint
+
 from benchmarks.corpus import generate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +53,7 @@ def run(posts: int, seed: int, timeout_s: float) -> dict[str, object]:
         started = time.perf_counter()
         child = subprocess.Popen(
             command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=default_sigint,
         )  # fmt: skip
         marks: dict[str, float] = {}
         progress: list[str] = []
@@ -99,6 +101,7 @@ def run(posts: int, seed: int, timeout_s: float) -> dict[str, object]:
             exit_code = child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()  # reaped, so that its CPU time is counted below
             exit_code = -9
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return {

@@ -23,11 +23,11 @@ def spread(value: dict[str, float] | None, digits: int = 0, unit: str = "") -> s
 
 def load(data: dict[str, Any]) -> str:
     start, end = data.get("load_average_start"), data.get("load_average_end")
-    if start is None and data.get("load_average") is not None:
+    if start is None and end is None and data.get("load_average") is not None:
         start = end = data["load_average"]
-    if start is None:
+    if start is None and end is None:
         return "?"
-    return f"{start[0]:.1f} / {end[0]:.1f}" if end else f"{start[0]:.1f}"
+    return " / ".join(f"{value[0]:.1f}" if value else "?" for value in (start, end))
 
 
 def verdict(measured: float, target: float, unit: str, digits: int = 0) -> str:
@@ -269,13 +269,17 @@ def publish_tables(results: Results) -> list[str]:
 def rebuild_table(results: Results) -> list[str]:
     out: list[str] = []
     for n, data in sorted(results.get("load", {}).items()):
-        if _ok(data) and data.get("ready_s", -1) > 0:
-            cpu = float(data["cpu_s"])
+        if data and data.get("ready_s", -1) > 0:
+            # The load is measured once ready; a stack that then did not stop on SIGINT
+            # within 30 s (exit -9) is said so, and its CPU may be missing.
+            cpu = float(data.get("cpu_s") or 0)
+            stop = "" if data.get("exit_code", 0) == 0 else "; **did not stop on Ctrl-C in 30 s**"
             out.append(
                 f"| full load through `tsuzuri dev` (upload, S3 event, queue, render function; "
-                f"related lists ready at {data['related_ready_s']:,.0f} s) | {n:,} | "
-                f"{data['ready_s']:,.1f} | {cpu:,.1f} | {n / data['ready_s']:.1f} | "
-                f"{n / cpu:.1f} | – | {data['peak_rss_mb']:,} |"
+                f"related lists ready at {data['related_ready_s']:,.0f} s{stop}) | {n:,} | "
+                f"{data['ready_s']:,.1f} | {f'{cpu:,.1f}' if cpu else '–'} | "
+                f"{n / data['ready_s']:.1f} | {f'{n / cpu:.1f}' if cpu else '–'} | – | "
+                f"{data['peak_rss_mb'] or '–'} |"
             )
         else:
             out.append(f"| full load through `tsuzuri dev` | {n:,} | not measured: "

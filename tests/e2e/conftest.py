@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin
 
 import pytest
+from tsuzuri.devstack import default_sigint
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -169,11 +170,6 @@ def _stop(stack: DevStack, ports: list[int]) -> list[str]:
     return problems
 
 
-def _default_sigint() -> None:
-    """Children of a background shell job inherit an ignored SIGINT; a terminal's don't."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.fixture(scope="session")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """``tsuzuri dev`` on a private copy of examples/, up to its ``ready:`` line."""
@@ -198,7 +194,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             errors="replace",
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # its own group: Ctrl-C in pytest's terminal is ours to send
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
     stack = DevStack(url="", content=content, process=process, stderr_path=stderr_path)
     lines: queue.Queue[str | None] = queue.Queue()

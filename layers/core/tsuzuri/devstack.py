@@ -971,6 +971,12 @@ def _queue_sender(sqs: Any, name: str) -> Callable[[dict[str, Any]], None]:
     return send
 
 
+def default_sigint() -> None:
+    """For ``preexec_fn`` of a ``tsuzuri dev`` child that will be stopped with SIGINT:
+    children of a background shell job inherit an ignored SIGINT; a terminal's don't."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _install_sigterm(stop: threading.Event) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
