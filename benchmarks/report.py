@@ -270,10 +270,10 @@ def rebuild_table(results: Results) -> list[str]:
     out: list[str] = []
     for n, data in sorted(results.get("load", {}).items()):
         if data and data.get("ready_s", -1) > 0:
-            # The load is measured once ready; a stack that then did not stop on SIGINT
-            # within 30 s (exit -9) is said so, and its CPU may be missing.
+            # The load is measured once ready; a stack killed after SIGINT (exit -9) is
+            # said so, and its CPU and RSS are then missing.
             cpu = float(data.get("cpu_s") or 0)
-            stop = "" if data.get("exit_code", 0) == 0 else "; **did not stop on Ctrl-C in 30 s**"
+            stop = "" if data.get("exit_code", 0) == 0 else "; killed 30 s after SIGINT, see below"
             out.append(
                 f"| full load through `tsuzuri dev` (upload, S3 event, queue, render function; "
                 f"related lists ready at {data['related_ready_s']:,.0f} s{stop}) | {n:,} | "
