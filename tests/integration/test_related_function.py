@@ -12,7 +12,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
@@ -194,6 +194,22 @@ def related(
     )
     yield result
     module.service.cache_clear()
+
+
+def publish_days(
+    site: Site, month: int, days: int, tags: str | Callable[[int], str], **front: Any
+) -> None:
+    """Posts p1…pN on the first days of ``month`` 2026, ``tags`` fixed or chosen per day."""
+    for day in range(1, days + 1):
+        site.publish(
+            f"posts/2026-{month:02}-0{day}-p{day}.md",
+            post_text(
+                f"記事{day}",
+                date=f"2026-{month:02}-0{day} 10:00:00 +0900",
+                tags=tags if isinstance(tags, str) else tags(day),
+                **front,
+            ),
+        )
 
 
 def test_lists_follow_publishes_edits_and_deletes(related: Related) -> None:
@@ -567,11 +583,7 @@ def test_differential_history(related: Related) -> None:
 
 def test_one_change_causes_a_bounded_number_of_invocations(related: Related) -> None:
     site = related.site
-    for day in range(1, 6):
-        site.publish(
-            f"posts/2026-03-0{day}-p{day}.md",
-            post_text(f"記事{day}", date=f"2026-03-0{day} 10:00:00 +0900", tags="[AWS, Lambda]"),
-        )
+    publish_days(site, 3, 5, "[AWS, Lambda]")
     related.drain()
     invocations, delivered = related.pump.invocations, related.pump.records_delivered
 
@@ -744,11 +756,7 @@ def test_pages_of_a_batch_that_stopped_are_rendered_by_the_next_one(
 
 def test_a_site_published_before_the_function_is_indexed_by_hand(related: Related) -> None:
     site = related.site
-    for day in range(1, 6):
-        site.publish(
-            f"posts/2026-07-0{day}-p{day}.md",
-            post_text(f"記事{day}", date=f"2026-07-0{day} 10:00:00 +0900", tags="[AWS]"),
-        )
+    publish_days(site, 7, 5, "[AWS]")
     event: dict[str, Any] = {"action": "sync", "limit": 2}
     pages = 0
     while True:
@@ -845,12 +853,7 @@ def test_new_related_weights_in_the_config_are_applied_from_the_stream(
     from tsuzuri import related_index
 
     site = related.site
-    for day in range(1, 8):
-        tags = "[AWS, Lambda]" if day % 2 else "[AWS, Python]"
-        site.publish(
-            f"posts/2026-09-0{day}-p{day}.md",
-            post_text(f"記事{day}", date=f"2026-09-0{day} 10:00:00 +0900", tags=tags),
-        )
+    publish_days(site, 9, 7, lambda day: "[AWS, Lambda]" if day % 2 else "[AWS, Python]")
     related.drain()
     assert max(len(urls) for urls, _s, _c in stored_lists(related).values()) > 2
     related.module.service()  # a warm instance, built with the old settings
@@ -880,11 +883,7 @@ def test_a_config_change_that_leaves_related_alone_recomputes_nothing(
     from tsuzuri.related_index import RelatedService
 
     site = related.site
-    for day in range(1, 4):
-        site.publish(
-            f"posts/2026-09-0{day}-p{day}.md",
-            post_text(f"記事{day}", date=f"2026-09-0{day} 10:00:00 +0900", tags="[AWS]"),
-        )
+    publish_days(site, 9, 3, "[AWS]")
     related.drain()
     calls: list[int] = []
     original = RelatedService.rebuild_all
@@ -907,11 +906,7 @@ def test_a_config_change_that_leaves_related_alone_recomputes_nothing(
 
 def test_a_rebuild_out_of_time_leaves_pages_for_the_render_action(related: Related) -> None:
     site = related.site
-    for day in range(1, 4):
-        site.publish(
-            f"posts/2026-10-0{day}-p{day}.md",
-            post_text(f"記事{day}", date=f"2026-10-0{day} 10:00:00 +0900", tags="[AWS]"),
-        )
+    publish_days(site, 10, 3, "[AWS]")
     # Less time left than the rebuild keeps back: lists are written, no page rendered.
     short = LambdaContext("tsuzuri-related", timeout_s=10)
     assert related.module.lambda_handler({"action": "rebuild"}, short) == {
@@ -933,11 +928,7 @@ def test_the_local_stack_indexes_an_initial_load_in_bulk_then_follows_the_stream
     from tsuzuri.devstack import related_after_load
 
     site = related.site
-    for day in range(1, 7):
-        site.publish(
-            f"posts/2026-06-0{day}-p{day}.md",
-            post_text(f"記事{day}", date=f"2026-06-0{day} 10:00:00 +0900", tags="[AWS, Lambda]"),
-        )
+    publish_days(site, 6, 6, "[AWS, Lambda]")
     loaded, stop = threading.Event(), threading.Event()
     related.pump.stop_event = stop
     thread = threading.Thread(target=related_after_load, args=(related.pump, loaded, stop))
