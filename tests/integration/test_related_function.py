@@ -990,4 +990,8 @@ def test_the_pump_reads_a_long_backlog_a_page_at_a_time_and_stops_when_told(
 
     stopped = pump()
     stopped.stop_event.set()
-    assert stopped.poll() == 0
+    assert stopped.poll(until=stopped.stop_event) == 0
+    # A drain after the background loop was told to stop still reads everything.
+    delivered.clear()
+    assert stopped.drain() == 1
+    assert delivered == ["POST#/a/"]

@@ -379,7 +379,7 @@ class StreamPump:
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                if not self.poll():
+                if not self.poll(until=self.stop_event):
                     self.on_quiet(self.records_delivered)
                     self.stop_event.wait(POLL_SECONDS)
             except Exception as exc:
@@ -408,8 +408,10 @@ class StreamPump:
                 return total
         raise RuntimeError("the stream did not go quiet: the handler may be re-triggering itself")
 
-    def poll(self) -> int:
-        """Read what is new on every shard and deliver it. Returns records read."""
+    def poll(self, until: threading.Event | None = None) -> int:
+        """Read what is new on every shard and deliver it. Returns records read. With
+        ``until``, stop between pages once it is set (the background loop's stop; an
+        explicit poll or drain after a stop still reads everything)."""
         read = 0
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
@@ -422,7 +424,7 @@ class StreamPump:
             iterator = self._iterators[shard_id]
             # A page at a time, as Lambda's poller does: a long backlog (a bulk rebuild's
             # own records) is neither held in memory at once nor deaf to a stop.
-            while iterator and not self.stop_event.is_set():
+            while iterator and not (until is not None and until.is_set()):
                 response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
                 records = response.get("Records", [])
                 iterator = response.get("NextShardIterator")
