@@ -67,6 +67,13 @@ class NavLink:
     url: str
 
 
+def fingerprint_parts(recorded: str) -> tuple[str, str, str]:
+    """(full, reindex, related) of a recorded config fingerprint ``full:reindex:related``;
+    configs recorded before the related part was added give ``""`` for it."""
+    full, reindex, related = [*recorded.split(":"), "", ""][:3]
+    return full, reindex, related
+
+
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     """What a Jekyll user would put in ``_config.yml``, plus tsuzuri's own keys."""

@@ -40,7 +40,7 @@ from tsuzuri.buckets import (
     page_file,
 )
 from tsuzuri.cdn import Invalidator, caller_reference, collapse_paths, paths_for_keys
-from tsuzuri.config import REINDEX_KEYS, SiteConfig
+from tsuzuri.config import REINDEX_KEYS, SiteConfig, fingerprint_parts
 from tsuzuri.errors import (
     ConfigError,
     KeyRejected,
@@ -220,7 +220,7 @@ class Publisher:
         table records as accepted. Another instance may have accepted newer ones; a
         handler that finds this false builds its publisher again (one small read)."""
         config, theme = self.store.site_fingerprints()
-        if config is not None and config.split(":")[0] != self.site.fingerprint():
+        if config is not None and fingerprint_parts(config)[0] != self.site.fingerprint():
             return False
         return theme is None or theme == self.theme_fingerprint
 
@@ -423,8 +423,7 @@ class Publisher:
             )  # fmt: skip
         stored = self.store.get_site_config()
         if stored is not None:
-            # "full:reindex:related"; configs recorded before the third part have two.
-            old_full, old_reindex, old_related = [*stored[2].split(":"), ""][:3]
+            old_full, old_reindex, old_related = fingerprint_parts(stored[2])
         else:
             # None recorded yet: the pages so far were rendered with what this instance
             # loaded at cold start (the bucket's config then, or the defaults).

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from tsuzuri.aws import error_code
-from tsuzuri.config import SiteConfig
+from tsuzuri.config import SiteConfig, fingerprint_parts
 from tsuzuri.errors import ConfigError, TransientError
 from tsuzuri.related import (
     COMMON,
@@ -247,10 +247,8 @@ def keys_of_record(record: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _related_part(image: Mapping[str, Any] | None) -> str | None:
-    # The config item's fingerprint is "full:reindex:related" (tsuzuri.publisher).
-    fingerprint = (image or {}).get("fingerprint", {}).get("S", "")
-    parts = fingerprint.split(":")
-    return parts[2] if len(parts) > 2 else None
+    recorded = (image or {}).get("fingerprint", {}).get("S", "")
+    return fingerprint_parts(recorded)[2] or None
 
 
 def related_settings_changed(record: Mapping[str, Any], before: str) -> bool:
@@ -264,8 +262,7 @@ def related_settings_changed(record: Mapping[str, Any], before: str) -> bool:
 
 
 def url_of_record(record: Mapping[str, Any]) -> str:
-    keys = record["dynamodb"]["Keys"]
-    pk, sk = keys["pk"]["S"], keys["sk"]["S"]
+    pk, sk = keys_of_record(record)
     if not pk.startswith("POST#") or sk != "POST":
         raise ValueError(f"not a post record: {pk} / {sk}")
     return str(pk[len("POST#") :])
