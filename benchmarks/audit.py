@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tsuzuri.devstack import default_sigint
+from tsuzuri_local.devstack.stack import default_sigint
 
 ROOT = Path(__file__).resolve().parents[1]
 LIGHTHOUSE = ROOT / ".tools" / "node_modules" / ".bin" / "lighthouse"
@@ -47,7 +47,7 @@ def free_port() -> int:
 
 def start_dev(content: Path) -> tuple[subprocess.Popen[str], str]:
     port, aws_port = free_port(), free_port()
-    command = [sys.executable, "-m", "tsuzuri.cli", "dev", "--content", str(content),
+    command = [sys.executable, "-m", "tsuzuri_local.cli", "dev", "--content", str(content),
                "--port", str(port), "--aws-port", str(aws_port)]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

@@ -12,7 +12,7 @@ batched as the template's event source mapping does). Reported per function:
 
 - ``import_ms``: importing the handler module (Lambda's Init phase),
 - ``setup_ms``: building its clients and reading ``_config.yml`` (what the first
-  event pays before any work: ``app.publisher()`` / ``app.service()``),
+  event pays before any work: ``app.service()``, and the render service's ``publisher``),
 - ``event_ms``: the rest of the first event (parsing, rendering, writing),
 - ``cold_ms``: all three, and ``rss_mb``: the interpreter's peak RSS after the event;
 - ``import_cpu_ms`` and ``cold_cpu_ms``: the CPU time of the same spans, which a busy
@@ -40,7 +40,9 @@ t0, c0 = time.perf_counter(), time.process_time()
 sys.path.insert(0, "functions/" + sys.argv[1])
 import app
 t1, c1 = time.perf_counter(), time.process_time()
-(app.publisher if sys.argv[1] == "render" else app.service)()
+service = app.service()
+if sys.argv[1] == "render":
+    service.publisher  # built on first use: read _config.yml now
 t2 = time.perf_counter()
 
 class Context:
@@ -117,15 +119,15 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
 
     import botocore.session
     from moto.server import ThreadedMotoServer
-    from tsuzuri import devstack
-    from tsuzuri.provision import load_template, provision
-    from tsuzuri.runtime import make_clients
+    from tsuzuri.aws.clients import make_clients
+    from tsuzuri_local.devstack import moto_patches, pumps, runtime
+    from tsuzuri_local.provision import load_template, provision
 
     sys.path.insert(0, str(ROOT))
     from benchmarks.corpus import generate
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    devstack.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
+    moto_patches.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
     load_start = os.getloadavg()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -142,7 +144,7 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
         stream_arn = clients.dynamodb.describe_table(TableName=settings.table_name)["Table"][
             "LatestStreamArn"
         ]
-        mapping = devstack.related_mapping(load_template())
+        mapping = pumps.related_mapping(load_template())
         shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
         iterator = streams.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
@@ -156,7 +158,7 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
             Body=(folder / "_config.yml").read_bytes(),
         )
         # The functions' default index workers (8), as deployed, not the local stack's 1.
-        env = {**os.environ, **devstack.handler_environment(settings, endpoint, index_workers=8)}
+        env = {**os.environ, **runtime.handler_environment(settings, endpoint, index_workers=8)}
         # Every run publishes a new post (a new key and URL) on the same small site.
         for number in range(runs):
             key = f"posts/2025-12-{1 + number % 28:02d}-cold-{number:03d}.md"
@@ -181,11 +183,11 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
             response = streams.get_records(ShardIterator=iterator, Limit=1000)
             iterator = response["NextShardIterator"]
             records = [
-                devstack.lambda_stream_record(r, stream_arn, "ap-northeast-1")
+                pumps.lambda_stream_record(r, stream_arn, "ap-northeast-1")
                 for r in response.get("Records", [])
             ]
             wanted = [
-                r for r in records if any(devstack.matches_filter(p, r) for p in mapping["filters"])
+                r for r in records if any(pumps.matches_filter(p, r) for p in mapping["filters"])
             ]
             if "related" in functions:
                 results["related"].append(child("related", {"Records": wanted}, env))

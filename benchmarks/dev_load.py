@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tsuzuri.devstack import default_sigint
+from tsuzuri_local.devstack.stack import default_sigint
 
 from benchmarks.corpus import generate
 
@@ -47,7 +47,7 @@ def run(posts: int, seed: int, timeout_s: float) -> dict[str, object]:
         generate(content, posts, seed, 40)
         port, aws_port = free_port(), free_port()
         command = [
-            sys.executable, "-m", "tsuzuri.cli", "dev", "--content", str(content),
+            sys.executable, "-m", "tsuzuri_local.cli", "dev", "--content", str(content),
             "--port", str(port), "--aws-port", str(aws_port),
         ]  # fmt: skip
         started = time.perf_counter()

@@ -129,7 +129,7 @@ class Meter:
 
 
 def metered(make_clients: Callable[..., Any], meter: Meter) -> Callable[..., Any]:
-    """A ``tsuzuri.runtime.make_clients`` whose clients report to ``meter``."""
+    """A ``tsuzuri.aws.clients.make_clients`` whose clients report to ``meter``."""
 
     def make(*args: Any, **kwargs: Any) -> Any:
         clients = make_clients(*args, **kwargs)

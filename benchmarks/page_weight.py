@@ -17,12 +17,12 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from tsuzuri.config import SiteConfig
-from tsuzuri.keys import classify_key
-from tsuzuri.model import Post, PostSummary
-from tsuzuri.post import parse_post
-from tsuzuri.search import build_manifest, build_shard
-from tsuzuri.theme import Theme
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.model import Post, PostSummary
+from tsuzuri.domain.post import parse_post
+from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.rendering.search_index import build_manifest, build_shard
+from tsuzuri.rendering.theme import Theme
 
 from benchmarks.corpus import generate
 

@@ -377,9 +377,9 @@ def print_table(results: list[PeerResult], posts: int) -> None:
 def tsuzuri_urls(corpus: Path) -> dict[str, str]:
     """File name -> URL as tsuzuri computes it (the same code the publisher runs)."""
     sys.path.insert(0, str(ROOT / "layers" / "core"))
-    from tsuzuri.config import SiteConfig
-    from tsuzuri.keys import classify_key
-    from tsuzuri.post import parse_post
+    from tsuzuri.domain.keys import classify_key
+    from tsuzuri.domain.post import parse_post
+    from tsuzuri.domain.site_config import SiteConfig
 
     site = SiteConfig.from_bytes((corpus / "_config.yml").read_bytes())
     return {

@@ -48,10 +48,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
-    from tsuzuri.config import SiteConfig
-    from tsuzuri.provision import provision
-    from tsuzuri.publisher import Change
-    from tsuzuri.runtime import build_publisher, make_clients
+    from tsuzuri.aws.clients import make_clients
+    from tsuzuri.domain.site_config import SiteConfig
+    from tsuzuri.publishing.publisher import Change
+    from tsuzuri.publishing.wiring import build_publisher
+    from tsuzuri_local.provision import provision
 
     from benchmarks.corpus import generate
     from benchmarks.meter import Meter

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.publish_latency --posts 2500 --publishes 15 [--json OUT]
 
 The local stack is the one ``tsuzuri dev`` runs: moto's server over HTTP (with the dev
-stack's moto fixes, ``devstack.speed_up_moto``), resources from ``template.yaml``, the
+stack's moto fixes, ``devstack.moto_patches.speed_up_moto``), resources from ``template.yaml``, the
 real render handler
 invoked with the SQS event the render queue delivers, then the real related handler
 with the table-stream records (the dev stack's ``EventPump`` and ``StreamPump``).
@@ -101,7 +101,7 @@ class ListProbe:
         self.stats: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0])
 
     def install(self) -> None:
-        from tsuzuri.store import PostStore
+        from tsuzuri.aws.store import PostStore
 
         original = PostStore.list_members
         probe = self
@@ -154,10 +154,10 @@ def preload(
 ) -> tuple[list[Any], list[str], dict[str, float]]:
     """Parse every post and write its items in batches. Returns (related views, URLs,
     timings)."""
-    from tsuzuri.keys import classify_key
-    from tsuzuri.post import parse_post
-    from tsuzuri.related_index import RelatedStore, view_of_post_item
-    from tsuzuri.store import _dump, _load, _member_item, _post_fields
+    from tsuzuri.aws.store import _dump, _load, _member_item, _post_fields
+    from tsuzuri.domain.keys import classify_key
+    from tsuzuri.domain.post import parse_post
+    from tsuzuri.related.store import RelatedStore, view_of_post_item
 
     store = RelatedStore(clients.dynamodb, settings.table_name)
     views, urls = [], []
@@ -239,16 +239,19 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
     memory_guard(max_rss_mb, stage)
     load_start = os.getloadavg()
     from moto.server import ThreadedMotoServer
-    from tsuzuri import devstack
-    from tsuzuri.config import SiteConfig
-    from tsuzuri.model import page_key
-    from tsuzuri.provision import load_template, provision
-    from tsuzuri.related_index import RelatedIndex, RelatedStore
-    from tsuzuri.runtime import build_publisher, make_clients
+    from tsuzuri.aws.clients import make_clients
+    from tsuzuri.domain.model import page_key
+    from tsuzuri.domain.site_config import SiteConfig
+    from tsuzuri.publishing.wiring import build_publisher
+    from tsuzuri.related.store import RelatedStore
+    from tsuzuri.related.sync import RelatedIndex
+    from tsuzuri_local.checkout import RELATED_HANDLER
+    from tsuzuri_local.devstack import moto_patches, pumps, runtime
+    from tsuzuri_local.provision import load_template, provision
 
     from benchmarks.corpus import generate
 
-    devstack.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
+    moto_patches.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     folder = Path(tempfile.mkdtemp(prefix="tsuzuri-publish-bench-"))
@@ -325,21 +328,21 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
         stream_arn = clients.dynamodb.describe_table(TableName=settings.table_name)["Table"][
             "LatestStreamArn"
         ]
-        os.environ.update(devstack.handler_environment(settings, endpoint))
+        os.environ.update(runtime.handler_environment(settings, endpoint))
         render_meter, related_meter, probe = Meter(), Meter(), ListProbe()
         probe.install()
-        render_handler = devstack.load_handler()
+        render_handler = runtime.load_handler()
         render_handler.make_clients = metered(render_handler.make_clients, render_meter)
-        related_handler = devstack.load_handler(devstack.RELATED_HANDLER)
+        related_handler = runtime.load_handler(RELATED_HANDLER)
         related_handler.make_clients = metered(related_handler.make_clients, related_meter)
-        pump = devstack.EventPump(
+        pump = pumps.EventPump(
             sqs=sqs, queue_url=stack.queue_url, queue_arn=stack.queue_arn,
             handler=render_handler.lambda_handler,
         )  # fmt: skip
-        mapping = devstack.related_mapping(load_template())
+        mapping = pumps.related_mapping(load_template())
         mapping.pop("report_failures")
         mapping["starting_position"] = "TRIM_HORIZON"
-        stream_pump = devstack.StreamPump(
+        stream_pump = pumps.StreamPump(
             streams=streams, stream_arn=stream_arn, handler=related_handler.lambda_handler,
             **mapping,
         )  # fmt: skip

@@ -18,7 +18,7 @@ relevance
     slot counts as a random pick). Reported: sum(list - random) / sum(best - random),
     0 for random picks and 1 for the best possible lists.
 full recomputation
-    ``tsuzuri.related.recompute_all`` over every post, in process (the baseline).
+    ``tsuzuri.domain.relatedness.recompute_all`` over every post, in process (the baseline).
 one publish (moto)
     The site is loaded into a table on moto's server (POST, BODY and membership items,
     written in batches), the related index is built with ``RelatedIndex.rebuild``, then
@@ -56,8 +56,8 @@ os.environ.update(
     }
 )
 
-from tsuzuri.model import Post, Term, sort_key
-from tsuzuri.related import (
+from tsuzuri.domain.model import Post, Term, sort_key
+from tsuzuri.domain.relatedness import (
     DEFAULT_SETTINGS,
     Features,
     RelatedSettings,
@@ -320,7 +320,7 @@ def load_site(store: Any, table: str, posts: list[Post], title: str) -> None:
     (the render path would take hours for 10,000 posts on moto)."""
     import zlib
 
-    from tsuzuri.store import _dump, _member_item, _post_fields
+    from tsuzuri.aws.store import _dump, _member_item, _post_fields
 
     counts: collections.Counter[str] = collections.Counter()
     requests = []
@@ -344,15 +344,18 @@ def load_site(store: Any, table: str, posts: list[Post], title: str) -> None:
 
 def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from tsuzuri.devstack import speed_up_moto
+    from tsuzuri_local.devstack.moto_patches import speed_up_moto
 
     speed_up_moto()  # the local stack's moto fixes (partition-local Query, fast reads)
     from moto.server import ThreadedMotoServer
-    from tsuzuri.config import SiteConfig
-    from tsuzuri.provision import provision
-    from tsuzuri.related_index import RelatedIndex, RelatedService, RelatedStore, view_of_post_item
-    from tsuzuri.runtime import build_publisher, make_clients
-    from tsuzuri.store import _load
+    from tsuzuri.aws.clients import make_clients
+    from tsuzuri.aws.store import _load
+    from tsuzuri.domain.site_config import SiteConfig
+    from tsuzuri.publishing.wiring import build_publisher
+    from tsuzuri.related.service import RelatedService
+    from tsuzuri.related.store import RelatedStore, view_of_post_item
+    from tsuzuri.related.sync import RelatedIndex
+    from tsuzuri_local.provision import provision
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -435,7 +438,7 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
 
 
 def _post_item(post: Post) -> dict[str, Any]:
-    from tsuzuri.store import _dump, _post_fields
+    from tsuzuri.aws.store import _dump, _post_fields
 
     return _dump({"pk": f"POST#{post.url}", "sk": "POST", **_post_fields(post)})
 

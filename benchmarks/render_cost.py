@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from tsuzuri.config import SiteConfig
-from tsuzuri.frontmatter import decode_source, split_front_matter
-from tsuzuri.keys import classify_key
-from tsuzuri.markdown import render_markdown
-from tsuzuri.post import parse_post
-from tsuzuri.theme import Theme
+from tsuzuri.domain.frontmatter import decode_source, split_front_matter
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.post import parse_post
+from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.markdown.render import render_markdown
+from tsuzuri.rendering.theme import Theme
 
 
 def main() -> None:

@@ -25,11 +25,11 @@ os.environ.update(
 
 from typing import TYPE_CHECKING
 
-from tsuzuri.config import RuntimeSettings, SiteConfig
+from tsuzuri.domain.site_config import RuntimeSettings, SiteConfig
 
 if TYPE_CHECKING:
-    from tsuzuri.publisher import Publisher
-    from tsuzuri.runtime import Clients
+    from tsuzuri.aws.clients import Clients
+    from tsuzuri.publishing.publisher import Publisher
 
     from tests.support.site import Site
 
@@ -42,7 +42,7 @@ def moto_endpoint() -> Iterator[str]:
     import logging
 
     from moto.server import ThreadedMotoServer
-    from tsuzuri.devstack import speed_up_moto
+    from tsuzuri_local.devstack.moto_patches import speed_up_moto
 
     speed_up_moto()  # the dev stack's server runs with these: tests exercise the same
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns failures
@@ -55,7 +55,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def clients(moto_endpoint: str) -> Clients:
-    from tsuzuri.runtime import make_clients
+    from tsuzuri.aws.clients import make_clients
 
     return make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
 
@@ -63,7 +63,7 @@ def clients(moto_endpoint: str) -> Clients:
 @pytest.fixture
 def stack(clients: Clients) -> RuntimeSettings:
     """A fresh, uniquely named stack per test on the shared server."""
-    from tsuzuri.provision import provision
+    from tsuzuri_local.provision import provision
 
     return provision(clients, prefix=f"t{uuid.uuid4().hex[:12]}").settings
 
@@ -83,7 +83,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def publisher(stack: RuntimeSettings, clients: Clients, clock: Clock) -> Publisher:
-    from tsuzuri.runtime import build_publisher
+    from tsuzuri.publishing.wiring import build_publisher
 
     pub = build_publisher(stack, clients, site=SITE, environ={})
     pub.clock = clock

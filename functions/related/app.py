@@ -18,9 +18,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.related_index import RelatedService, build_related
-from tsuzuri.runtime import make_clients
+from tsuzuri.aws.clients import make_clients
+from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.related.service import RelatedService
+from tsuzuri.related.wiring import build_related
 
 logger = Logger(service="tsuzuri-related")
 metrics = Metrics(namespace="tsuzuri", service="tsuzuri-related")

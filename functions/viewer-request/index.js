@@ -8,7 +8,7 @@
 //   /a/b/        -> rewritten to /a/b/index.html (served, the URL does not change)
 //   /a/b         -> 301 to /a/b/ (query string kept); the last segment has no dot
 //   /feed.xml    -> unchanged; a dot in the last segment means a file
-// This mirrors tsuzuri.permalink.normalize_url_path, which writes an extensionless
+// This mirrors tsuzuri.domain.permalink.normalize_url_path, which writes an extensionless
 // permalink as a directory. The URI arrives percent-encoded and is passed on as is:
 // S3 decodes it, so /tags/%E7%94%9F%E6%88%90ai/ finds the UTF-8 key tags/<name>/index.html.
 function handler(event) {

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin
 
 import pytest
-from tsuzuri.devstack import default_sigint
+from tsuzuri_local.devstack.stack import default_sigint
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -179,7 +179,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     port, aws_port = _free_ports(2)
     stderr_path = work / "tsuzuri-dev.stderr"
     command = [
-        sys.executable, "-m", "tsuzuri.cli", "dev",
+        sys.executable, "-m", "tsuzuri_local.cli", "dev",
         "--content", str(content), "--port", str(port), "--aws-port", str(aws_port),
     ]  # fmt: skip
     with stderr_path.open("w", encoding="utf-8") as stderr:

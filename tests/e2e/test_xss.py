@@ -63,10 +63,11 @@ class Published:
 # `make test-slow` publishes all of them.
 @pytest.fixture(scope="module", params=["smoke", pytest.param("all", marks=pytest.mark.slow)])
 def published(request: pytest.FixtureRequest, moto_endpoint: str) -> Iterator[Published]:
-    from tsuzuri.preview import PreviewServer
-    from tsuzuri.provision import provision
-    from tsuzuri.publisher import Change
-    from tsuzuri.runtime import build_publisher, make_clients
+    from tsuzuri.aws.clients import make_clients
+    from tsuzuri.publishing.publisher import Change
+    from tsuzuri.publishing.wiring import build_publisher
+    from tsuzuri_local.preview import PreviewServer
+    from tsuzuri_local.provision import provision
 
     clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
     settings = provision(clients, prefix=f"x{uuid.uuid4().hex[:12]}").settings

@@ -9,16 +9,12 @@ from typing import Any
 
 import botocore.session
 import pytest
-from tsuzuri.devstack import (
-    RELATED_HANDLER,
-    EventPump,
-    StreamPump,
-    handler_environment,
-    load_handler,
-    related_mapping,
-)
-from tsuzuri.provision import load_template, provision
-from tsuzuri.runtime import Clients, build_publisher, make_clients
+from tsuzuri.aws.clients import Clients, make_clients
+from tsuzuri.publishing.wiring import build_publisher
+from tsuzuri_local.checkout import RELATED_HANDLER
+from tsuzuri_local.devstack.pumps import EventPump, StreamPump, related_mapping
+from tsuzuri_local.devstack.runtime import handler_environment, load_handler
+from tsuzuri_local.provision import load_template, provision
 
 from tests.integration.test_related_function import SITE, SITE_ENV
 from tests.support.faults import Faults
@@ -43,9 +39,9 @@ def live(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) 
     # The render function's clients carry the fault hook (module globals are looked up
     # at call time, so the handler builds its publisher with these).
     render.make_clients = lambda **kw: _hooked(faults, make_clients(**kw))
-    render.publisher.cache_clear()
+    render.service.cache_clear()
     # Built now (cold start) so that CloudFront back-off does not really sleep in tests.
-    render.publisher().invalidator._sleep = lambda _s: None
+    render.service().publisher.invalidator._sleep = lambda _s: None
     related_module = load_handler(RELATED_HANDLER)
     related_faults = Faults()
     related_module.make_clients = lambda **kw: _hooked(related_faults, make_clients(**kw))
@@ -83,7 +79,7 @@ def live(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) 
     running.related_faults = related_faults
     yield running
     running.shutdown()
-    render.publisher.cache_clear()
+    render.service.cache_clear()
     related_module.service.cache_clear()
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tsuzuri.publisher import Change
-from tsuzuri.runtime import build_publisher, make_clients
+from tsuzuri.aws.clients import make_clients
+from tsuzuri.publishing.publisher import Change
+from tsuzuri.publishing.wiring import build_publisher
 
 from tests.conftest import SITE
 from tests.support.site import Site, post_text

@@ -8,11 +8,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from tsuzuri.config import SiteConfig
-from tsuzuri.devstack import content_files
-from tsuzuri.provision import provision
-from tsuzuri.publisher import Change
-from tsuzuri.runtime import build_publisher, make_clients
+from tsuzuri.aws.clients import make_clients
+from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.publishing.publisher import Change
+from tsuzuri.publishing.wiring import build_publisher
+from tsuzuri_local.devstack.mirror import content_files
+from tsuzuri_local.provision import provision
 
 from tests.support.site import Site
 

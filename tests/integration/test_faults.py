@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import pytest
-from tsuzuri import cli
+from tsuzuri_local import cli
 
 from tests.integration.test_load_and_delivery import (
     check_site,

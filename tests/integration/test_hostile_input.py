@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tsuzuri.buckets import report_key
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.devstack import LambdaContext, load_handler
-from tsuzuri.model import page_key
-from tsuzuri.runtime import Clients
+from tsuzuri.aws.buckets import report_key
+from tsuzuri.aws.clients import Clients
+from tsuzuri.domain.model import page_key
+from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
 
 from tests.support.events import s3_record, sqs_event
 from tests.support.site import post_text
@@ -89,8 +89,8 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def harness(moto_endpoint: str) -> Iterator[Harness]:
-    from tsuzuri.provision import provision
-    from tsuzuri.runtime import make_clients
+    from tsuzuri.aws.clients import make_clients
+    from tsuzuri_local.provision import provision
 
     clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
     settings = provision(clients, prefix=f"h{uuid.uuid4().hex[:12]}").settings
@@ -108,7 +108,7 @@ def harness(moto_endpoint: str) -> Iterator[Harness]:
         assert h.deliver(BASELINE_KEY) == {"batchItemFailures": []}
         assert "基準の記事" in h.text(settings.site_bucket, page_key(BASELINE_URL))
         yield h
-        handler.publisher.cache_clear()
+        handler.service.cache_clear()
         sys.modules.pop("render_app", None)
 
 

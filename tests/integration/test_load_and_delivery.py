@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tsuzuri.related_index import settings_from_env
+from tsuzuri.related.wiring import settings_from_env
 
 from tests.integration.test_related_function import (
     SITE,

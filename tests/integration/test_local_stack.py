@@ -13,10 +13,11 @@ from typing import Any
 
 import botocore.session
 import pytest
-from tsuzuri import cli
-from tsuzuri.devstack import EventPump, load_handler
-from tsuzuri.provision import LocalStack, load_template, plan_from_template, provision
-from tsuzuri.runtime import Clients
+from tsuzuri.aws.clients import Clients
+from tsuzuri_local import cli
+from tsuzuri_local.devstack.pumps import EventPump
+from tsuzuri_local.devstack.runtime import load_handler
+from tsuzuri_local.provision import LocalStack, load_template, plan_from_template, provision
 
 from tests.support.site import post_text
 
@@ -71,7 +72,7 @@ def local(
     yield Running(stack, clients, sqs, moto_endpoint, invocations)
     stop.set()
     thread.join(timeout=10)
-    handler.publisher.cache_clear()
+    handler.service.cache_clear()
 
 
 def _page(running: Running, key: str) -> str | None:

@@ -138,7 +138,7 @@ def test_archive_groups_posts_by_year_and_month(site: Site) -> None:
 
 
 def test_search_index_is_sharded_by_year_and_updated_incrementally(site: Site) -> None:
-    from tsuzuri.search import matches
+    from tsuzuri.rendering.search_index import matches
 
     body = "## サーバーレスの設計\n\n本文です。\n\n## 運用\n\n監視します。\n"
     site.publish(

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from tsuzuri.buckets import report_key
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.devstack import LambdaContext, load_handler
-from tsuzuri.runtime import Clients
+from tsuzuri.aws.buckets import report_key
+from tsuzuri.aws.clients import Clients
+from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
 
 from tests.support.events import s3_record, sqs_event
 from tests.support.site import post_text
@@ -51,7 +51,7 @@ def handler(
         if stream is not None:
             h.setStream(stream)
     module.logger.setLevel(level)
-    module.publisher.cache_clear()
+    module.service.cache_clear()
 
 
 def _deliver(module: ModuleType, stack: RuntimeSettings, *keys: str) -> dict[str, object]:
@@ -99,12 +99,12 @@ def test_an_unexpected_error_is_logged_without_the_body_and_reported_for_retry(
     clients.s3.put_object(
         Bucket=stack.source_bucket, Key=key, Body=post_text("落ちる", body=MARKER).encode()
     )
-    import tsuzuri.publisher
+    import tsuzuri.publishing.indexer
 
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("renderer bug")
 
-    monkeypatch.setattr(tsuzuri.publisher, "parse_post", crash)
+    monkeypatch.setattr(tsuzuri.publishing.indexer, "parse_post", crash)
     result = _deliver(module, stack, key)
 
     assert len(result["batchItemFailures"]) == 1  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import http.client
 from collections.abc import Iterator
 
 import pytest
-from tsuzuri.preview import SECURITY_HEADERS, PreviewServer
+from tsuzuri_local.preview import SECURITY_HEADERS, PreviewServer
 
 from tests.support.site import Site, post_text
 

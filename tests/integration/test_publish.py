@@ -236,7 +236,7 @@ def test_keys_outside_the_allowed_folders_are_reported_not_published(site: Site)
 
 
 def test_a_traversal_key_cannot_choose_where_its_report_lands(site: Site) -> None:
-    from tsuzuri.buckets import report_key
+    from tsuzuri.aws.buckets import report_key
 
     result = site.publish("posts/../2026-01-01-x.md", post_text("脱出"))
     assert [o.code for o in result.outcomes] == ["bad-key"]
@@ -284,9 +284,9 @@ def test_a_render_past_the_wildcard_threshold_keeps_one_path_in_the_outbox(
 ) -> None:
     """A full rebuild of a big site changes tens of thousands of paths: the outbox item
     must stay under DynamoDB's 400 KB limit, so it holds what the invalidation asks for."""
-    import tsuzuri.cdn
+    import tsuzuri.aws.cdn
 
-    monkeypatch.setattr(tsuzuri.cdn, "WILDCARD_THRESHOLD", 3)
+    monkeypatch.setattr(tsuzuri.aws.cdn, "WILDCARD_THRESHOLD", 3)
     saved: list[list[str]] = []
     real_save = site.publisher.store.save_outbox
 

@@ -1,6 +1,6 @@
 """The related-posts function over moto's server: posts are published through the render
 path, the table's stream is read with ``get_records`` and delivered to the handler by
-the local stack's :class:`~tsuzuri.devstack.StreamPump` (the template's filter, batch
+the local stack's :class:`~tsuzuri_local.devstack.pumps.StreamPump` (the template's filter, batch
 size, bisection and retries), and the lists and pages are compared with a from-scratch
 recomputation."""
 
@@ -19,21 +19,19 @@ from typing import Any
 
 import botocore.session
 import pytest
-from tsuzuri.config import RuntimeSettings, SiteConfig
-from tsuzuri.devstack import (
-    RELATED_HANDLER,
-    LambdaContext,
-    StreamPump,
-    load_handler,
-    related_mapping,
-)
-from tsuzuri.dynamo_types import deserialize
-from tsuzuri.model import page_key
-from tsuzuri.provision import load_template
-from tsuzuri.publisher import Change
-from tsuzuri.related import RelatedSettings, recompute_all
-from tsuzuri.related_index import _state_from_item, settings_from_env, view_of_post_item
-from tsuzuri.runtime import Clients, build_publisher
+from tsuzuri.aws.clients import Clients
+from tsuzuri.aws.dynamo_types import deserialize
+from tsuzuri.domain.model import page_key
+from tsuzuri.domain.relatedness import RelatedSettings, recompute_all
+from tsuzuri.domain.site_config import RuntimeSettings, SiteConfig
+from tsuzuri.publishing.publisher import Change
+from tsuzuri.publishing.wiring import build_publisher
+from tsuzuri.related.store import _state_from_item, view_of_post_item
+from tsuzuri.related.wiring import settings_from_env
+from tsuzuri_local.checkout import RELATED_HANDLER
+from tsuzuri_local.devstack.pumps import StreamPump, related_mapping
+from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
+from tsuzuri_local.provision import load_template
 
 from tests.support.events import load_event
 from tests.support.site import Site, post_text
@@ -675,7 +673,7 @@ def test_a_record_replayed_after_a_partial_failure_changes_nothing(
     related: Related, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tsuzuri.errors import TransientError
-    from tsuzuri.related_index import RelatedIndex
+    from tsuzuri.related.sync import RelatedIndex
 
     site = related.site
     for day, tags in ((1, "[AWS, Lambda]"), (2, "[AWS, Lambda]"), (3, "[AWS, Python]")):
@@ -724,7 +722,7 @@ def test_pages_of_a_batch_that_stopped_are_rendered_by_the_next_one(
 ) -> None:
     """A list written but its page not rendered (the function died in between) is
     rendered by the next invocation, whatever records that one carries."""
-    from tsuzuri.related_index import RelatedService
+    from tsuzuri.related.service import RelatedService
 
     site = related.site
     site.publish(
@@ -776,7 +774,8 @@ def test_a_site_published_before_the_function_is_indexed_by_hand(related: Relate
 
 
 def test_a_bulk_rebuild_writes_what_the_incremental_path_would(related: Related) -> None:
-    from tsuzuri.related_index import RelatedIndex, RelatedStore
+    from tsuzuri.related.store import RelatedStore
+    from tsuzuri.related.sync import RelatedIndex
 
     site = related.site
     for day in range(1, 8):
@@ -813,7 +812,7 @@ def test_a_sync_that_stopped_half_way_is_redone_in_full(
     """The index took a's new tags, then the function died; c is processed before a's
     record comes back (it went to the failure queue, say). c's sync refreshes a's list
     but must not make a's own sync look done."""
-    from tsuzuri.related_index import RelatedIndex
+    from tsuzuri.related.sync import RelatedIndex
 
     site = related.site
     a, b = "posts/2026-09-01-a.md", "posts/2026-09-02-b.md"
@@ -850,14 +849,14 @@ def test_new_related_weights_in_the_config_are_applied_from_the_stream(
     """``related:`` in _config.yml changes how every list is scored: the function hears
     the accepted config on the stream, recomputes every list with the new settings and
     renders the pages a chunk per invocation, each chunk bringing it back for the next."""
-    from tsuzuri import related_index
+    from tsuzuri.related import service as related_service
 
     site = related.site
     publish_days(site, 9, 7, lambda day: "[AWS, Lambda]" if day % 2 else "[AWS, Python]")
     related.drain()
     assert max(len(urls) for urls, _s, _c in stored_lists(related).values()) > 2
     related.module.service()  # a warm instance, built with the old settings
-    monkeypatch.setattr(related_index, "PAGES_PER_BATCH", 3)
+    monkeypatch.setattr(related_service, "PAGES_PER_BATCH", 3)
     invocations = related.pump.invocations
 
     config = "title: テストブログ\ndescription: 重みを変えた\nrelated:\n  count: 2\n"
@@ -880,7 +879,7 @@ def test_new_related_weights_in_the_config_are_applied_from_the_stream(
 def test_a_config_change_that_leaves_related_alone_recomputes_nothing(
     related: Related, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tsuzuri.related_index import RelatedService
+    from tsuzuri.related.service import RelatedService
 
     site = related.site
     publish_days(site, 9, 3, "[AWS]")
@@ -925,7 +924,7 @@ def test_the_local_stack_indexes_an_initial_load_in_bulk_then_follows_the_stream
 ) -> None:
     """``tsuzuri dev``: after the folder is loaded, one rebuild instead of a sync per
     record of the load; then the stream, from where it stood before the rebuild."""
-    from tsuzuri.devstack import related_after_load
+    from tsuzuri_local.devstack.pumps import related_after_load
 
     site = related.site
     publish_days(site, 6, 6, "[AWS, Lambda]")
@@ -960,7 +959,7 @@ def test_the_pump_reads_a_long_backlog_a_page_at_a_time_and_stops_when_told(
     """Past 1,000 records the stream is read in pages: records the filter drops (a bulk
     rebuild writes thousands of its own) are read past, the posts among them delivered,
     and a stop is heard between pages."""
-    from tsuzuri.devstack import StreamPump
+    from tsuzuri_local.devstack.pumps import StreamPump
 
     table = stack.table_name
     own = [{"pk": {"S": f"RBY#/p{i}/"}, "sk": {"S": "/q/"}} for i in range(1_150)]

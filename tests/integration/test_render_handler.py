@@ -8,9 +8,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.devstack import LambdaContext, load_handler
-from tsuzuri.runtime import Clients
+from tsuzuri.aws.clients import Clients
+from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
 
 from tests.support.events import load_event, s3_record, sqs_event
 from tests.support.site import post_text
@@ -31,7 +31,7 @@ def handler(
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "tsuzuri")
     module = load_handler()
     yield module
-    module.publisher.cache_clear()
+    module.service.cache_clear()
 
 
 def _put(clients: Clients, stack: RuntimeSettings, key: str, text: str) -> None:
@@ -146,6 +146,6 @@ def test_platform_failure_reports_the_message_for_retry(
     def throttled(*_args: object, **_kwargs: object) -> None:
         raise TransientError("DynamoDB put_item: ThrottlingException")
 
-    monkeypatch.setattr(handler.publisher().store, "claim_and_put_post", throttled)
+    monkeypatch.setattr(handler.service().publisher.store, "claim_and_put_post", throttled)
     result = _invoke(handler, event)
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}

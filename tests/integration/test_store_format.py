@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.model import PostSummary
-from tsuzuri.runtime import Clients
-from tsuzuri.store import PostStore
+from tsuzuri.aws.clients import Clients
+from tsuzuri.aws.store import PostStore
+from tsuzuri.domain.model import PostSummary
+from tsuzuri.domain.site_config import RuntimeSettings
 
 
 def test_membership_round_trips_through_one_card_attribute(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.rebuild import RebuildRequest, config_requests
-from tsuzuri.runtime import Clients, build_publisher
+from tsuzuri.aws.clients import Clients
+from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.publishing.rebuild import RebuildRequest, config_requests
+from tsuzuri.publishing.wiring import build_publisher
 
 from tests.support.site import post_text
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 
 import html5lib
-from tsuzuri.theme import content_security_policy, style_source
+from tsuzuri.rendering.assets import style_source
+from tsuzuri.rendering.theme import content_security_policy
 
 # Attributes a browser resolves as a URL (and may navigate to or load).
 URL_ATTRIBUTES = frozenset(

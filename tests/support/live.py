@@ -1,7 +1,7 @@
 """The local stack as ``tsuzuri dev`` wires it, for load and fault tests: moto's server
 over HTTP, the render queue fed by the source bucket's notifications, the real render
-handler driven by :class:`~tsuzuri.devstack.EventPump` (partial batch failures, retries,
-dead-letter queue) and the related function by :class:`~tsuzuri.devstack.StreamPump`.
+handler driven by :class:`~tsuzuri_local.devstack.pumps.EventPump` (partial batch failures, retries,
+dead-letter queue) and the related function by :class:`~tsuzuri_local.devstack.pumps.StreamPump`.
 
 The render handler's clients carry a :class:`~tests.support.faults.Faults` hook, so a
 test can make S3, DynamoDB or CloudFront fail underneath the real code.
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from tsuzuri.devstack import EventPump, StreamPump
-from tsuzuri.model import page_key
-from tsuzuri.provision import LocalStack
+from tsuzuri.domain.model import page_key
+from tsuzuri_local.devstack.pumps import EventPump, StreamPump
+from tsuzuri_local.provision import LocalStack
 
 from tests.support.faults import Faults
 from tests.support.site import Site

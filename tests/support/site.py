@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
-from tsuzuri.config import RuntimeSettings
-from tsuzuri.model import page_key
-from tsuzuri.publisher import BatchResult, Change, Publisher
-from tsuzuri.runtime import Clients
+from tsuzuri.aws.clients import Clients
+from tsuzuri.domain.model import page_key
+from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.publishing.publisher import BatchResult, Change, Publisher
 
 
 def post_text(title: str, date: str = "2026-02-11 20:59:09 +0000", *, body: str = "本文です。",

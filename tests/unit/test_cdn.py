@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import Stubber
-from tsuzuri.cdn import WILDCARD_THRESHOLD, Invalidator, caller_reference, paths_for_keys
+from tsuzuri.aws.cdn import WILDCARD_THRESHOLD, Invalidator, caller_reference, paths_for_keys
 from tsuzuri.errors import TransientError
 
 
@@ -91,6 +91,7 @@ def test_giving_up_raises_a_transient_error_so_the_event_is_retried() -> None:
             )
         with pytest.raises(TransientError, match="TooManyInvalidationsInProgress"):
             Invalidator(client, "E1", attempts=3, sleep=lambda _s: None).invalidate(["/a"], "ref")
+        stub.assert_no_pending_responses()  # it gave up after all three attempts, not before
 
 
 def test_other_errors_are_not_retried() -> None:
@@ -101,6 +102,7 @@ def test_other_errors_are_not_retried() -> None:
         )
         with pytest.raises(Exception, match="AccessDenied"):
             Invalidator(client, "E1", sleep=lambda _s: None).invalidate(["/a"], "ref")
+        stub.assert_no_pending_responses()
 
 
 def test_many_paths_collapse_to_one_wildcard() -> None:
@@ -109,7 +111,8 @@ def test_many_paths_collapse_to_one_wildcard() -> None:
     with Stubber(client) as stub:
         response, expected = _ok("ref", ["/*"])
         stub.add_response("create_invalidation", response, expected)
-        Invalidator(client, "E1").invalidate(paths, "ref")
+        assert Invalidator(client, "E1").invalidate(paths, "ref") == "I1"
+        stub.assert_no_pending_responses()
 
 
 def test_nothing_to_do_makes_no_call() -> None:
@@ -158,7 +161,7 @@ def test_timing_out_on_every_attempt_is_a_transient_error_that_says_so() -> None
 
 def test_store_and_bucket_timeouts_become_transient_errors() -> None:
     from botocore.exceptions import EndpointConnectionError
-    from tsuzuri.aws import call
+    from tsuzuri.aws.calls import call
 
     def unreachable(**_kwargs: object) -> None:
         raise EndpointConnectionError(endpoint_url="https://dynamodb.ap-northeast-1.amazonaws.com")

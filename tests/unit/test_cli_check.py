@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tsuzuri import cli
+from tsuzuri_local import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -7,9 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from tsuzuri.dates import EXAMPLE, date_from_filename, parse_date
+from tsuzuri.domain.dates import EXAMPLE, date_from_filename, parse_date
+from tsuzuri.domain.frontmatter import split_front_matter
 from tsuzuri.errors import DateError, FieldError, FrontMatterError, PostRejected
-from tsuzuri.frontmatter import split_front_matter
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NEW_YORK = ZoneInfo("America/New_York")

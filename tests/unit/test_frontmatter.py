@@ -7,8 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from tsuzuri.errors import EncodingRejected, FrontMatterError, PostRejected
-from tsuzuri.frontmatter import (
+from tsuzuri.domain.frontmatter import (
     MAX_ALIASES,
     MAX_DEPTH,
     MAX_FRONT_MATTER_BYTES,
@@ -17,6 +16,7 @@ from tsuzuri.frontmatter import (
     key_line,
     split_front_matter,
 )
+from tsuzuri.errors import EncodingRejected, FrontMatterError, InputRejected, PostRejected
 
 POST = (
     "---\n"
@@ -108,9 +108,11 @@ def test_decode_source_rejects_nul_bytes(raw: bytes, line: int) -> None:
     assert caught.value.code == "bad-encoding"
 
 
-def test_encoding_errors_are_post_rejections() -> None:
-    with pytest.raises(PostRejected):
+def test_encoding_errors_are_input_rejections_not_post_rejections() -> None:
+    # Any uploaded file can be badly encoded: the error is the input's, not a post's.
+    with pytest.raises(InputRejected) as caught:
         decode_source(b"")
+    assert not isinstance(caught.value, PostRejected)
 
 
 # --------------------------------------------------------------------------- splitting

@@ -2,7 +2,7 @@
 
 Properties, for any input:
 
-* parsing a post raises nothing but :class:`~tsuzuri.errors.PostRejected` subclasses
+* parsing a post raises nothing but :class:`~tsuzuri.errors.InputRejected` subclasses
   (anything else would be retried by the render function until the dead-letter queue);
 * the body, the post page, list pages and the feed always parse, and carry nothing a
   browser would run (:mod:`tests.support.html_safety`): no ``<script>`` but JSON-LD that
@@ -25,12 +25,12 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tsuzuri.config import SiteConfig
-from tsuzuri.errors import PostRejected
-from tsuzuri.keys import classify_key
-from tsuzuri.markdown import render_markdown
-from tsuzuri.model import Post
-from tsuzuri.post import KNOWN_KEYS, parse_post
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.model import Post
+from tsuzuri.domain.post import KNOWN_KEYS, parse_post
+from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.errors import InputRejected
+from tsuzuri.markdown.render import render_markdown
 
 from tests.support.html_safety import html_problems, xml_problems
 
@@ -55,7 +55,7 @@ def slow(test: Callable[..., None]) -> Any:
 
 @cache
 def theme() -> Any:
-    from tsuzuri.theme import Theme
+    from tsuzuri.rendering.theme import Theme
 
     return Theme(SITE)
 
@@ -64,7 +64,7 @@ def parse(raw: bytes) -> Post | None:
     """A post, or None when it was rejected the way the domain rejects input."""
     try:
         return parse_post(SOURCE, raw, SITE)
-    except PostRejected as exc:
+    except InputRejected as exc:
         rejected = exc
     assert rejected.code and str(rejected)  # a report can be written for it
     return None

@@ -4,7 +4,8 @@ look-alikes don't."""
 from __future__ import annotations
 
 import pytest
-from tsuzuri.theme import compact_css, default_templates_dir
+from tsuzuri.rendering.assets import compact_css
+from tsuzuri.rendering.theme import default_templates_dir
 
 from tests.support.html_safety import html_problems
 

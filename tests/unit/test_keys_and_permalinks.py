@@ -6,9 +6,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.permalink import expand_permalink, normalize_url_path
+from tsuzuri.domain.slugs import jekyll_slug
 from tsuzuri.errors import KeyRejected, PermalinkError
-from tsuzuri.keys import classify_key, jekyll_slug
-from tsuzuri.permalink import expand_permalink, normalize_url_path
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 from markdown_it.utils import read_fixture_file
-from tsuzuri.markdown import render_markdown
-from tsuzuri.mdit_kramdown_ial import (
+from tsuzuri.markdown.kramdown_ial import (
     IAL_BLOCK_TYPE,
     kramdown_ial_plugin,
     merge_ial_attrs,
     parse_ial,
 )
+from tsuzuri.markdown.render import render_markdown
 
 FIXTURE = Path(__file__).parent / "fixtures" / "markdown" / "kramdown_ial.md"
 CASES = read_fixture_file(FIXTURE)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from markdown_it.utils import read_fixture_file
-from tsuzuri.markdown import RenderedMarkdown, render_markdown, slugify
-from tsuzuri.model import Heading
+from tsuzuri.markdown.render import Heading, RenderedMarkdown, heading_id, render_markdown
 
 FIXTURES = Path(__file__).parent / "fixtures" / "markdown"
 FIXTURE_FILES = ("features.md", "xss.md", "kramdown_ial.md")
@@ -182,8 +181,8 @@ def test_hostile_fence_language_is_escaped_and_not_highlighted() -> None:
         ("", "section"),
     ],
 )
-def test_slugify(text: str, expected: str) -> None:
-    assert slugify(text) == expected
+def test_heading_id(text: str, expected: str) -> None:
+    assert heading_id(text) == expected
 
 
 def test_heading_ids_are_unique_and_explicit_ids_win() -> None:
@@ -350,7 +349,7 @@ def _run(code: str) -> str:
 def test_import_is_cheap_and_pygments_loads_only_for_code() -> None:
     out = _run(
         "import json, sys\n"
-        "import tsuzuri.markdown as m\n"
+        "import tsuzuri.markdown.render as m\n"
         "heavy = ('markdown_it', 'mdit_py_plugins', 'nh3', 'pygments')\n"
         "loaded = lambda: sorted({n.split('.')[0] for n in sys.modules if n.startswith(heavy)})\n"
         "a = loaded()\n"
@@ -374,7 +373,10 @@ def test_output_is_identical_across_processes() -> None:
         "![a](/a.png) <img src='/b.png'> <input type='checkbox'>\n\n"
         "- [x] done\n\n[l](https://example.com)\n{: .x #y title=t}\n"
     )
-    code = f"from tsuzuri.markdown import render_markdown; print(render_markdown({source!r}).html)"
+    code = (
+        "from tsuzuri.markdown.render import render_markdown; "
+        f"print(render_markdown({source!r}).html)"
+    )
     outputs = {_run(code) for _ in range(4)}
     assert len(outputs) == 1
     assert '<img src="/a.png" alt="a" loading="lazy" decoding="async">' in outputs.pop()

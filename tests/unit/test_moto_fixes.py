@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from tsuzuri.devstack import _wire_json
+from tsuzuri_local.devstack.moto_patches import _wire_json
 
 
 def _moto_body(operation: str, result: dict[str, Any]) -> Any:
@@ -76,7 +76,7 @@ def test_cached_service_names_equal_motos_directory_listing() -> None:
 
     import moto
     from moto import backends
-    from tsuzuri.devstack import speed_up_moto
+    from tsuzuri_local.devstack.moto_patches import speed_up_moto
 
     speed_up_moto()
     root = os.path.dirname(moto.__file__)
@@ -92,7 +92,7 @@ def test_cached_service_names_equal_motos_directory_listing() -> None:
 def test_retention_check_answers_as_motos_own() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sqs.models import sqs_backends
-    from tsuzuri.devstack import speed_up_moto
+    from tsuzuri_local.devstack.moto_patches import speed_up_moto
 
     speed_up_moto()
     backend = sqs_backends[DEFAULT_ACCOUNT_ID]["ap-northeast-1"]
@@ -135,7 +135,7 @@ def _moto_stream_body(result: dict[str, Any]) -> Any:
 def test_fast_stream_encoding_equals_motos_serializer() -> None:
     from datetime import datetime
 
-    from tsuzuri.devstack import _stream_json
+    from tsuzuri_local.devstack.moto_patches import _stream_json
 
     record = {
         "eventID": "0f1e2d3c", "eventName": "MODIFY", "eventSource": "aws:dynamodb",

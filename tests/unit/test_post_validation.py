@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tsuzuri.config import SiteConfig
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.permalink import normalize_url_path, reserved_path
+from tsuzuri.domain.post import parse_post
+from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import DateError, FieldError, PermalinkError
-from tsuzuri.keys import classify_key
-from tsuzuri.permalink import normalize_url_path, reserved_path
-from tsuzuri.post import parse_post
 
 SITE = SiteConfig(url="https://blog.example.com", title="t")
 
@@ -94,8 +94,8 @@ def test_an_empty_list_entry_is_named_plainly() -> None:
 
 def test_a_duplicate_anchor_is_named_in_the_report() -> None:
     # libyaml's problem is only "second occurrence"; the context says what is wrong.
+    from tsuzuri.domain.frontmatter import split_front_matter
     from tsuzuri.errors import FrontMatterError
-    from tsuzuri.frontmatter import split_front_matter
 
     with pytest.raises(FrontMatterError, match="duplicate anchor") as caught:
         split_front_matter("---\ntitle: a\nx: &d 1\ny: &d 2\n---\n")

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from tsuzuri.preview import rewrite
+from tsuzuri_local.preview import rewrite
 
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).resolve().parents[1] / "events" / "viewer_request_cases.json").read_text(

@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tsuzuri.markdown import render_markdown
-from tsuzuri.model import sort_key
-from tsuzuri.related import (
+from tsuzuri.domain.model import sort_key
+from tsuzuri.domain.relatedness import (
     COMMON,
     DEFAULT_SETTINGS,
     Features,
@@ -30,6 +29,7 @@ from tsuzuri.related import (
     tag_classes,
     top_k,
 )
+from tsuzuri.markdown.render import render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 86_400
@@ -165,7 +165,7 @@ def test_settings_are_validated() -> None:
 def test_signature_is_stable_across_processes() -> None:
     text = "生成AIの社内導入では、Claude と Bedrock の料金、権限設計、監査ログを比較しました。"
     code = (
-        "import sys; from tsuzuri.related import signature_of; "
+        "import sys; from tsuzuri.domain.relatedness import signature_of; "
         "print(signature_of(sys.stdin.read()))"
     )
     outputs = {

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from tsuzuri.config import NavLink, SiteConfig
+import yaml
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.model import Page, Term
+from tsuzuri.domain.page import default_page_url, parse_page
+from tsuzuri.domain.site_config import NavLink, SiteConfig
 from tsuzuri.errors import ConfigError
-from tsuzuri.keys import classify_key
-from tsuzuri.model import Page, Term
-from tsuzuri.page import default_page_url, parse_page
-from tsuzuri.related_index import settings_from_env
-from tsuzuri.theme import Theme
+from tsuzuri.related.wiring import settings_from_env
+from tsuzuri.rendering.theme import Theme
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "templates"
@@ -49,7 +51,16 @@ consulting_url: https://example.com/contact
 
 
 def test_the_example_config_loads() -> None:
-    SiteConfig.from_bytes((REPO / "examples" / "_config.yml").read_bytes())
+    data = (REPO / "examples" / "_config.yml").read_bytes()
+    raw = yaml.safe_load(data)
+    site = SiteConfig.from_bytes(data)
+    # Every key the example sets is read as written: a setting or, if it is not one, extra.
+    assert site.navigation == tuple(NavLink(**link) for link in raw.pop("navigation"))
+    assert site.social == raw.pop("social")
+    settings = {f.name for f in fields(SiteConfig)}
+    for key, value in raw.items():
+        assert (getattr(site, key) if key in settings else site.extra[key]) == value, key
+    assert site.extra.keys() == (raw.keys() - settings) | {"social"}
 
 
 def test_every_key_is_read() -> None:
@@ -92,7 +103,7 @@ def test_errors_name_the_key_and_the_fix(yaml_text: str, message: str) -> None:
 
 
 def test_fingerprint_tells_reindex_keys_from_render_keys() -> None:
-    from tsuzuri.config import REINDEX_KEYS
+    from tsuzuri.domain.site_config import REINDEX_KEYS
 
     a = SiteConfig(title="A")
     b = SiteConfig(title="B")
@@ -149,7 +160,7 @@ def test_page_renders_with_toc_and_breadcrumbs() -> None:
 
 
 def test_search_grams_are_japanese_bigrams_and_latin_words() -> None:
-    from tsuzuri.search import matches, query_grams
+    from tsuzuri.rendering.search_index import matches, query_grams
 
     assert query_grams("生成AI 導入") == ["生成", "ai", "導入"]
     assert query_grams("サーバーレス") == ["サー", "ーバ", "バー", "ーレ", "レス"]

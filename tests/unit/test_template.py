@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
-from tsuzuri.theme import content_security_policy
+from tsuzuri.rendering.theme import content_security_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -780,6 +780,17 @@ def test_sam_build(tmp_path: Path) -> None:
     for package in ("boto3", "botocore", "s3transfer"):
         assert not (site / package).exists(), f"{package} must not be in the layer"
 
+    # Only the Lambda code: the package as it is in layers/core, and no local tooling.
+    core = ROOT / "layers" / "core" / "tsuzuri"
+    shipped = {p.relative_to(site / "tsuzuri") for p in (site / "tsuzuri").rglob("*.py")}
+    assert shipped == {p.relative_to(core) for p in core.rglob("*.py")}
+    for local_only in ("tsuzuri_local", "moto", "flask", "werkzeug"):
+        assert not (site / local_only).exists(), f"{local_only} must not be in the layer"
+    for module in (site / "tsuzuri").rglob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        assert "tsuzuri_local" not in source, f"{module.name} imports the local tooling"
+        assert "import moto" not in source and "from moto" not in source, module.name
+
     theme = site / "tsuzuri" / "theme"
     templates = ROOT / "templates"
     wanted = {p.relative_to(templates) for p in templates.rglob("*") if p.is_file()}
@@ -855,9 +866,9 @@ def test_related_filter_lets_in_posts_the_site_config_and_its_continuation_only(
     """The patterns as Lambda evaluates them (any one matching), on the sample events: a
     POST record passes, so do the config item and the function's continuation item; its
     other items (RELATED, RX#, RBY#, RPENDING) and the render's never do."""
-    from tsuzuri.devstack import matches_filter, related_mapping
-    from tsuzuri.provision import load_template
-    from tsuzuri.related_index import CONTINUATION, SITE_CONFIG
+    from tsuzuri.related.records import CONTINUATION, SITE_CONFIG
+    from tsuzuri_local.devstack.pumps import matches_filter, related_mapping
+    from tsuzuri_local.provision import load_template
 
     from tests.support.events import load_event
 

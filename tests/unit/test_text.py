@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from tsuzuri.text import collapse_whitespace, is_cjk, reading_time_minutes, slugify, truncate
+from tsuzuri.domain.slugs import term_slug
+from tsuzuri.domain.text import collapse_whitespace, is_cjk, reading_time_minutes, truncate
 
 # 300 Japanese characters with no spaces and no sentence end.
 KANA = "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほ"
@@ -246,7 +247,7 @@ def test_truncate_all_punctuation_still_shortens() -> None:
     assert result.endswith("…")
 
 
-# --------------------------------------------------------------------------- slugify
+# --------------------------------------------------------------------------- term_slug
 
 
 @pytest.mark.parametrize(
@@ -288,18 +289,18 @@ def test_truncate_all_punctuation_still_shortens() -> None:
         ("v1.2.3", "v1-2-3"),
     ],
 )
-def test_slugify(name: str, slug: str) -> None:
-    assert slugify(name) == slug
+def test_term_slug(name: str, slug: str) -> None:
+    assert term_slug(name) == slug
 
 
-def test_slugify_is_idempotent_and_normalised() -> None:
+def test_term_slug_is_idempotent_and_normalised() -> None:
     for name in ["AWS Lambda", "生成AI", "ビッグ・データ", "Ｐｙｔｈｏｎ\u3000３"]:
-        slug = slugify(name)
-        assert slugify(slug) == slug
+        slug = term_slug(name)
+        assert term_slug(slug) == slug
         assert unicodedata.is_normalized("NFKC", slug)
 
 
 @pytest.mark.parametrize("name", ["", "   ", "---", "+++", "!?", "✨🎉", "・・・", "\u200b"])
-def test_slugify_rejects_names_without_letters(name: str) -> None:
+def test_term_slug_rejects_names_without_letters(name: str) -> None:
     with pytest.raises(ValueError, match="cannot make a URL slug"):
-        slugify(name)
+        term_slug(name)

@@ -17,17 +17,13 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import pytest
-from tsuzuri.config import SiteConfig
+from tsuzuri.domain.model import Post, PostSummary, Term
+from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import ConfigError
-from tsuzuri.model import Heading, Post, PostSummary, Term
-from tsuzuri.theme import (
-    THEME_DIR_ENV,
-    Theme,
-    build_toc,
-    content_security_policy,
-    json_for_script,
-    style_source,
-)
+from tsuzuri.markdown.render import Heading
+from tsuzuri.rendering.assets import style_source
+from tsuzuri.rendering.seo import json_for_script
+from tsuzuri.rendering.theme import THEME_DIR_ENV, Theme, build_toc, content_security_policy
 
 JST = ZoneInfo("Asia/Tokyo")
 BASE = "https://blog.example.jp"
@@ -958,7 +954,7 @@ def test_missing_templates_dir_is_a_config_error(tmp_path: Path, site: SiteConfi
 
 
 def test_import_does_not_pull_in_pygments() -> None:
-    code = "import sys, tsuzuri.theme; print('pygments' in sys.modules)"
+    code = "import sys, tsuzuri.rendering.theme; print('pygments' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -7,11 +7,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from tsuzuri.config import SiteConfig
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.model import Post
+from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import KeyRejected, ThemeRejected
-from tsuzuri.keys import classify_key
-from tsuzuri.model import Post
-from tsuzuri.theme import Theme, overrides_fingerprint, validate_overrides
+from tsuzuri.rendering.overrides import overrides_fingerprint, validate_overrides
+from tsuzuri.rendering.theme import Theme
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SITE = SiteConfig.from_bytes(b"title: T\nurl: https://blog.example.com\n")
@@ -144,7 +145,7 @@ def test_fingerprint_tells_override_sets_apart() -> None:
 
 
 def test_rebuild_requests_carry_the_theme_fingerprint() -> None:
-    from tsuzuri.rebuild import RebuildRequest
+    from tsuzuri.publishing.rebuild import RebuildRequest
 
     request = RebuildRequest(lists=True, config="c", theme="t")
     assert RebuildRequest.from_message(json.loads(request.message())) == request
@@ -152,7 +153,7 @@ def test_rebuild_requests_carry_the_theme_fingerprint() -> None:
 
 
 def test_tsuzuri_dev_mirrors_theme_templates(tmp_path: Path) -> None:
-    from tsuzuri.devstack import content_files
+    from tsuzuri_local.devstack.mirror import content_files
 
     (tmp_path / "theme").mkdir()
     (tmp_path / "theme" / "cta.html.j2").write_text("x", encoding="utf-8")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from tsuzuri.config import SiteConfig
-from tsuzuri.errors import PostRejected
-from tsuzuri.keys import classify_key
-from tsuzuri.post import parse_post
-from tsuzuri.theme import Theme
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.post import parse_post
+from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.errors import InputRejected
+from tsuzuri.rendering.theme import Theme
 
 from tests.support.html_safety import html_problems, xml_problems
 from tests.support.xss import markdown_it_cases, owasp_vectors, vector_posts
@@ -39,7 +39,7 @@ def test_every_page_of_a_vector_post_is_inert(theme: Theme, vector: object) -> N
     post_source = vector
     try:
         post = parse_post(classify_key(post_source.key), post_source.text.encode(), SITE)  # type: ignore[attr-defined]
-    except PostRejected:
+    except InputRejected:
         return  # refused with a report: nothing reaches the site
     summary = post.summary()
     pages = {

@@ -2,9 +2,10 @@
 
 Two families matter to callers:
 
-* :class:`PostRejected` and its subclasses describe bad *input*. They are the editor's
-  problem, never retried, and are turned into a report that names the file, the line
-  when known, and what to fix.
+* :class:`InputRejected` and its subclasses describe bad *input*: a post or page
+  (:class:`PostRejected`), a key, an encoding, a size, a theme override. They are the
+  editor's problem, never retried, and are turned into a report that names the file,
+  the line when known, and what to fix.
 * :class:`TransientError` describes a failure of the platform (throttling, a race
   that kept losing). The handler lets it escape so that Lambda retries the event.
 """
@@ -20,8 +21,12 @@ class ConfigError(TsuzuriError):
     """Runtime or site configuration is missing or invalid."""
 
 
-class PostRejected(TsuzuriError):
-    """An input file cannot be published. The live site must stay unchanged."""
+class InputRejected(TsuzuriError):
+    """An uploaded file cannot be used as it is. The live site must stay unchanged.
+
+    The editor's problem, never retried: it becomes the file's report, with the line
+    when known and what to fix.
+    """
 
     code = "rejected"
 
@@ -37,19 +42,23 @@ class PostRejected(TsuzuriError):
         return f"{where}{self.message}{fix}"
 
 
-class KeyRejected(PostRejected):
+class PostRejected(InputRejected):
+    """A post or page cannot be published as written."""
+
+
+class KeyRejected(InputRejected):
     """The object key is outside ``posts/`` or ``assets/``, or tries to escape."""
 
     code = "bad-key"
 
 
-class EncodingRejected(PostRejected):
+class EncodingRejected(InputRejected):
     """The file is empty, not UTF-8, or contains NUL bytes."""
 
     code = "bad-encoding"
 
 
-class TooLarge(PostRejected):
+class TooLarge(InputRejected):
     """The file is over the configured size limit."""
 
     code = "too-large"
@@ -85,10 +94,14 @@ class UrlCollision(PostRejected):
     code = "url-collision"
 
 
-class ThemeRejected(PostRejected):
+class ThemeRejected(InputRejected):
     """A theme override (``theme/*.j2``) does not compile or fails to render a sample page."""
 
     code = "bad-theme"
+
+
+class InvalidMessage(TsuzuriError):
+    """A queue message that is neither an S3 notification nor a rebuild request."""
 
 
 class TransientError(TsuzuriError):

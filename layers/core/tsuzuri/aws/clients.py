@@ -1,0 +1,39 @@
+"""The botocore clients every function uses, made once per execution environment and
+injected: handlers, the local stack and tests pass them in, nothing creates its own."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    s3: Any
+    dynamodb: Any
+    cloudfront: Any
+    # The render queue: a site config change queues its rebuild requests there.
+    sqs: Any
+
+
+def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> Clients:
+    """botocore clients (the same clients boto3 hands out, without importing boto3:
+    ~100 ms of every cold start) with standard retries. ``endpoint_url`` points them
+    at moto."""
+    import botocore.session
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+    session = botocore.session.get_session()
+    options = {
+        "region_name": region or os.environ.get("AWS_REGION"),
+        "endpoint_url": endpoint_url,
+        "config": config,
+    }
+    return Clients(
+        s3=session.create_client("s3", **options),
+        dynamodb=session.create_client("dynamodb", **options),
+        cloudfront=session.create_client("cloudfront", **options),
+        sqs=session.create_client("sqs", **options),
+    )

@@ -1,0 +1,169 @@
+"""The data model shared by the parser, the store, the theme and the publisher."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tsuzuri.markdown.render import Heading
+
+TermKind = Literal["tag", "category"]
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A tag or a category: the name the editor wrote and the slug in its URL."""
+
+    kind: TermKind
+    name: str
+    slug: str
+
+    @property
+    def url(self) -> str:
+        return f"/tags/{self.slug}/" if self.kind == "tag" else f"/category/{self.slug}/"
+
+    @property
+    def list_id(self) -> str:
+        return f"{self.kind}/{self.slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class PostSummary:
+    """What a list, a neighbour link or a related-post card shows of a post."""
+
+    url: str
+    title: str
+    date: datetime
+    excerpt: str
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    # For the sitemap: when the page last changed, and whether it is listed at all.
+    lastmod: datetime | None = None
+    in_sitemap: bool = True
+    # h2/h3 texts for the search index (rendering.search_index); not what lists show.
+    headings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def sort_key(self) -> str:
+        return sort_key(self.date, self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One parsed source file, ready to render.
+
+    ``date`` is timezone-aware and already converted to the site timezone, because
+    that is the calendar day Jekyll uses for the permalink and the reader sees.
+    """
+
+    source_key: str
+    slug: str
+    url: str
+    title: str
+    date: datetime
+    body_html: str
+    excerpt: str
+    description: str
+    tags: tuple[Term, ...] = ()
+    categories: tuple[Term, ...] = ()
+    author: str | None = None
+    image: str | None = None
+    last_modified_at: datetime | None = None
+    canonical_url: str | None = None
+    robots: str | None = None
+    sitemap: bool = True
+    reading_time: int = 1
+    redirect_from: tuple[str, ...] = ()
+    published: bool = True
+    layout: str = "post"
+    headings: tuple[Heading, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Content sketch for related posts (tsuzuri.domain.relatedness.signature_of), computed once at
+    # parse time from the title and the body's plain text.
+    signature: str = ""
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return self.categories + self.tags
+
+    @property
+    def sort_key(self) -> str:
+        return sort_key(self.date, self.url)
+
+    def summary(self) -> PostSummary:
+        return PostSummary(
+            url=self.url,
+            title=self.title,
+            date=self.date,
+            excerpt=self.excerpt,
+            image=self.image,
+            tags=tuple(t.name for t in self.tags),
+            lastmod=self.last_modified_at or self.date,
+            in_sitemap=self.sitemap and "noindex" not in (self.robots or ""),
+            headings=heading_texts(self.headings),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A static page (``pages/about.md``): rendered with the theme, outside every list."""
+
+    source_key: str
+    url: str
+    title: str
+    body_html: str
+    description: str = ""
+    headings: tuple[Heading, ...] = ()
+    last_modified_at: datetime | None = None
+    robots: str | None = None
+    sitemap: bool = True
+    published: bool = True
+    layout: str = "page"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_sitemap(self) -> bool:
+        return self.sitemap and "noindex" not in (self.robots or "")
+
+
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """What the page index keeps of a page: enough for the sitemap."""
+
+    url: str
+    title: str
+    source_key: str
+    lastmod: datetime | None = None
+    in_sitemap: bool = True
+
+
+SEARCH_HEADINGS_CHARS = 120
+
+
+def heading_texts(headings: tuple[Heading, ...]) -> tuple[str, ...]:
+    """The h2/h3 texts a post is searched by, at most ``SEARCH_HEADINGS_CHARS`` in total."""
+    kept: list[str] = []
+    used = 0
+    for heading in headings:
+        if heading.level not in (2, 3) or not heading.text:
+            continue
+        if used + len(heading.text) > SEARCH_HEADINGS_CHARS:
+            break
+        kept.append(heading.text)
+        used += len(heading.text)
+    return tuple(kept)
+
+
+def sort_key(date: datetime, url: str) -> str:
+    """Chronological key: UTC instant first, URL as a deterministic tie-break."""
+    return f"{date.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}#{url}"
+
+
+def page_key(url: str) -> str:
+    """The site-bucket object key of a URL path: ``/a/b/`` -> ``a/b/index.html``."""
+    path = url.lstrip("/")
+    if path == "" or path.endswith("/"):
+        return f"{path}index.html"
+    return path

@@ -1,0 +1,339 @@
+"""Typed configuration, validated once.
+
+:class:`SiteConfig` is the blog's own settings, read from ``_config.yml`` (or
+``_config.json``) at the root of the source bucket and overridable by environment
+variables. :class:`RuntimeSettings` is the deployment wiring (bucket names, table,
+distribution), read from the environment at cold start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from tsuzuri.errors import ConfigError
+
+CONFIG_KEYS = ("_config.yml", "_config.yaml", "_config.json")
+DEFAULT_PERMALINK = "/:year/:month/:day/:title/"
+_URL = re.compile(r"^https?://[^/\s]+(/[^\s]*)?$")
+_HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,64}$")
+# Social services the theme links to, and the URL of a handle on each.
+SOCIAL_SERVICES = {
+    "x": "https://x.com/{}",
+    "github": "https://github.com/{}",
+    "facebook": "https://www.facebook.com/{}",
+    "linkedin": "https://www.linkedin.com/in/{}",
+    "hatena": "https://profile.hatena.ne.jp/{}/",
+    "qiita": "https://qiita.com/{}",
+    "zenn": "https://zenn.dev/{}",
+    "youtube": "https://www.youtube.com/@{}",
+    "instagram": "https://www.instagram.com/{}/",
+}
+# Jekyll (minima, jekyll-seo-tag) spellings of the same handles.
+_SOCIAL_ALIASES = {
+    "twitter": "x",
+    "twitter_username": "x",
+    "x_username": "x",
+    "github_username": "github",
+    "facebook_username": "facebook",
+    "linkedin_username": "linkedin",
+    "hatena_username": "hatena",
+    "qiita_username": "qiita",
+    "zenn_username": "zenn",
+    "youtube_username": "youtube",
+    "instagram_username": "instagram",
+}
+RELATED_KEYS = frozenset({"count", "rare_max_df", "window", "common_tag_weight",
+                          "category_bonus", "recency_max", "content_weight"})  # fmt: skip
+# Keys whose change alters what a post parses to (its URL, terms, excerpt or visibility):
+# a change to one of them re-indexes every source file, not only re-renders pages.
+REINDEX_KEYS = ("timezone", "permalink", "future", "excerpt_chars", "category_slugs",
+                "tag_slugs", "max_post_bytes")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    """One entry of the site navigation (``navigation:`` in ``_config.yml``)."""
+
+    title: str
+    url: str
+
+
+def fingerprint_parts(recorded: str) -> tuple[str, str, str]:
+    """(full, reindex, related) of a recorded config fingerprint ``full:reindex:related``;
+    configs recorded before the related part was added give ``""`` for it."""
+    full, reindex, related = [*recorded.split(":"), "", ""][:3]
+    return full, reindex, related
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """What a Jekyll user would put in ``_config.yml``, plus tsuzuri's own keys."""
+
+    title: str = "tsuzuri"
+    description: str = ""
+    url: str = "http://127.0.0.1:8080"
+    author: str = ""
+    lang: str = "ja"
+    timezone: str = "Asia/Tokyo"
+    permalink: str = DEFAULT_PERMALINK
+    paginate: int = 10
+    future: bool = False
+    feed_size: int = 20
+    max_post_bytes: int = 1_000_000
+    excerpt_chars: int = 120
+    # Category and tag display names mapped to URL slugs, e.g. {"AI最新ニュース": "latest"}.
+    category_slugs: Mapping[str, str] = field(default_factory=dict)
+    tag_slugs: Mapping[str, str] = field(default_factory=dict)
+    # Shown on the category or tag page, by display name.
+    category_descriptions: Mapping[str, str] = field(default_factory=dict)
+    tag_descriptions: Mapping[str, str] = field(default_factory=dict)
+    # Header navigation: [{title: 私たちについて, url: /about/}, ...]
+    navigation: tuple[NavLink, ...] = ()
+    # Social handles by service (x, github, facebook, linkedin, hatena, ...).
+    social: Mapping[str, str] = field(default_factory=dict)
+    # Related-posts settings (tsuzuri.domain.relatedness.RelatedSettings field names).
+    related: Mapping[str, int] = field(default_factory=dict)
+    # Site-specific keys pass through to templates as ``site.extra``.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+    @property
+    def social_links(self) -> tuple[tuple[str, str, str], ...]:
+        """(service, handle, profile URL) for every configured handle, in a fixed order."""
+        return tuple(
+            (service, self.social[service], template.format(self.social[service]))
+            for service, template in SOCIAL_SERVICES.items()
+            if self.social.get(service)
+        )
+
+    def fingerprint(self, keys: tuple[str, ...] | None = None) -> str:
+        """A stable digest of the settings (or of ``keys`` only), to tell what changed."""
+        data = {
+            f.name: getattr(self, f.name) for f in fields(self) if keys is None or f.name in keys
+        }
+        return hashlib.sha256(
+            json.dumps(data, sort_keys=True, default=_jsonable, ensure_ascii=False).encode()
+        ).hexdigest()[:16]
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> SiteConfig:
+        known = {f.name for f in fields(cls)} - {"extra", "navigation", "social"}
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        problems: list[str] = []
+        social: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in known:
+                values[key] = value
+            elif key == "navigation":
+                values["navigation"] = _navigation(value, problems)
+            elif key == "social":
+                if isinstance(value, Mapping) and "links" not in value:
+                    social.update({str(k): v for k, v in value.items() if k != "name"})
+                extra[str(key)] = value  # jekyll-seo-tag's form stays visible to templates
+            elif key in _SOCIAL_ALIASES:
+                handle = value.get("username") if isinstance(value, Mapping) else value
+                social.setdefault(_SOCIAL_ALIASES[key], handle)
+                extra[str(key)] = value
+            else:
+                extra[str(key)] = value
+        for service in list(social):
+            if service in _SOCIAL_ALIASES:
+                social[_SOCIAL_ALIASES[service]] = social.pop(service)
+        values["social"] = social
+        if problems:
+            raise ConfigError("site config: " + "; ".join(problems))
+        config = cls(**values, extra=extra)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str = "_config.yml") -> SiteConfig:
+        try:
+            text = data.decode("utf-8-sig")
+            raw = json.loads(text) if name.endswith(".json") else yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+        except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{name}: cannot be parsed: {exc}") from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{name}: must be a mapping of keys to values")
+        return cls.from_mapping(raw)
+
+    def with_env_overrides(self, environ: Mapping[str, str]) -> SiteConfig:
+        """Apply ``TSUZURI_SITE_<KEY>`` overrides, e.g. ``TSUZURI_SITE_URL``."""
+        changes: dict[str, Any] = {}
+        for f in fields(self):
+            env_value = environ.get(f"TSUZURI_SITE_{f.name.upper()}")
+            if env_value is None or f.name in _NOT_FROM_ENV:
+                continue
+            current = getattr(self, f.name)
+            if isinstance(current, bool):
+                changes[f.name] = env_value.strip().lower() in {"1", "true", "yes", "on"}
+            elif isinstance(current, int):
+                try:
+                    changes[f.name] = int(env_value)
+                except ValueError as exc:
+                    raise ConfigError(f"TSUZURI_SITE_{f.name.upper()} must be an integer") from exc
+            else:
+                changes[f.name] = env_value
+        config = replace(self, **changes)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        problems: list[str] = []
+        for name in ("title", "description", "url", "author", "lang", "timezone", "permalink"):
+            if not isinstance(getattr(self, name), str):
+                problems.append(f"{name} must be a string")
+        for name in ("paginate", "feed_size", "max_post_bytes", "excerpt_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name} must be a positive integer")
+        if not isinstance(self.future, bool):
+            problems.append("future must be true or false")
+        for name in ("category_slugs", "tag_slugs"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                problems.append(f"{name} must map names to slugs")
+            else:
+                for term, slug in value.items():
+                    if not _SLUG.match(slug):
+                        problems.append(
+                            f"{name}: {term}: {slug!r} is not a URL slug "
+                            "(letters, digits, - and _, e.g. latest)"
+                        )
+        for name in ("category_descriptions", "tag_descriptions"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                problems.append(f"{name} must map names to descriptions")
+        if not isinstance(self.social, Mapping):
+            problems.append("social must map services to handles")
+        else:
+            for service, handle in self.social.items():
+                if service not in SOCIAL_SERVICES:
+                    known = ", ".join(SOCIAL_SERVICES)
+                    problems.append(f"social: unknown service {service!r} (known: {known})")
+                elif not isinstance(handle, str) or not _HANDLE.match(handle):
+                    problems.append(f"social: {service}: {handle!r} is not a user name")
+        if not isinstance(self.related, Mapping):
+            problems.append("related must map settings to whole numbers")
+        else:
+            for key, number in self.related.items():
+                if key not in RELATED_KEYS:
+                    known = ", ".join(sorted(RELATED_KEYS))
+                    problems.append(f"related: unknown setting {key!r} (known: {known})")
+                elif isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                    problems.append(f"related: {key} must be a whole number, not {number!r}")
+        if isinstance(self.url, str) and not _URL.match(self.url):
+            problems.append("url must be an absolute http(s) URL, e.g. https://blog.example.com")
+        if isinstance(self.timezone, str):
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"timezone {self.timezone!r} is not an IANA zone name")
+        if isinstance(self.permalink, str) and (
+            not self.permalink.startswith("/") or ".." in self.permalink
+        ):
+            problems.append("permalink must start with / and must not contain ..")
+        if problems:
+            raise ConfigError("site config: " + "; ".join(problems))
+
+
+_SLUG = re.compile(r"^[\w\-.~]+$")
+
+
+def _navigation(value: Any, problems: list[str]) -> tuple[NavLink, ...]:
+    """``navigation:`` as a list of ``{title, url}`` (or ``{title: url}``) entries."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append("navigation must be a list of {title: ..., url: ...} entries")
+        return ()
+    links: list[NavLink] = []
+    for number, entry in enumerate(value, start=1):
+        if isinstance(entry, Mapping) and len(entry) == 1 and not {"title", "url"} & set(entry):
+            ((title, url),) = entry.items()
+        elif isinstance(entry, Mapping):
+            title, url = entry.get("title"), entry.get("url")
+        else:
+            title = url = None
+        if not isinstance(title, str) or not title.strip():
+            problems.append(f"navigation entry {number} needs a title")
+            continue
+        if not isinstance(url, str) or not (
+            (url.startswith("/") and not url.startswith("//")) or _URL.match(url)
+        ):
+            problems.append(
+                f"navigation entry {number} ({title}): url must be a site path such as /about/ "
+                "or an http(s) URL"
+            )
+            continue
+        links.append(NavLink(title.strip(), url.strip()))
+    return tuple(links)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, NavLink):
+        return [value.title, value.url]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+_NOT_FROM_ENV = frozenset(
+    {"category_slugs", "tag_slugs", "category_descriptions", "tag_descriptions",
+     "navigation", "social", "related", "extra"}
+)  # fmt: skip
+
+
+def _loader() -> type[yaml.SafeLoader]:
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    """Deployment wiring for the functions. Read from the environment at cold start."""
+
+    source_bucket: str
+    site_bucket: str
+    table_name: str
+    distribution_id: str | None
+    # Defaults used when the source bucket holds no _config.yml.
+    site_defaults: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
+        env = os.environ if environ is None else environ
+        missing = [
+            name for name in ("SOURCE_BUCKET", "SITE_BUCKET", "TABLE_NAME") if not env.get(name)
+        ]
+        if missing:
+            raise ConfigError("missing environment variables: " + ", ".join(missing))
+        return cls(
+            source_bucket=env["SOURCE_BUCKET"],
+            site_bucket=env["SITE_BUCKET"],
+            table_name=env["TABLE_NAME"],
+            distribution_id=env.get("DISTRIBUTION_ID") or None,
+            site_defaults={k: v for k, v in env.items() if k.startswith("TSUZURI_SITE_")},
+        )

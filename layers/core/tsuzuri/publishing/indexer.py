@@ -1,0 +1,514 @@
+"""Phase 1 of a batch: bring the table in line with the changed source files.
+
+Each change reconciles one source key with the table: the current object is read (so
+duplicated and reordered events converge on the latest version), parsed, and its URL
+claim, body and list memberships are written. Bad input is rejected here, before
+anything public changes. What was changed is collected in a :class:`RenderPlan`, which
+phase 2 (:mod:`tsuzuri.publishing.site_builder`) renders.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import InitVar, dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from tsuzuri.aws.buckets import SiteBucket, SiteFile, SourceBucket, page_file
+from tsuzuri.aws.store import PostStore, SourceRecord, StoredPost, sequencer_newer
+from tsuzuri.domain.keys import SourceKey, classify_key
+from tsuzuri.domain.model import Page, Post, page_key
+from tsuzuri.domain.page import parse_page
+from tsuzuri.domain.post import parse_post
+from tsuzuri.domain.site_config import REINDEX_KEYS, SiteConfig, fingerprint_parts
+from tsuzuri.errors import (
+    ConfigError,
+    InputRejected,
+    ThemeRejected,
+    TransientError,
+    TsuzuriError,
+    UrlCollision,
+)
+
+if TYPE_CHECKING:
+    from tsuzuri.rendering.theme import Theme
+
+ALL = "all"
+Status = Literal[
+    "published",
+    "unchanged",
+    "unpublished",
+    "hidden",
+    "rejected",
+    "stale",
+    "asset",
+    "config",
+    "failed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One source-bucket event, already decoded from its AWS envelope."""
+
+    key: str
+    removed: bool
+    sequencer: str | None = None
+    token: str = ""  # the SQS message id, to report a partial batch failure
+
+
+@dataclass(slots=True)
+class Outcome:
+    key: str
+    status: Status
+    url: str | None = None
+    message: str = ""
+    line: int | None = None
+    hint: str | None = None
+    code: str | None = None
+    ms: float = 0.0
+    # For a site config change: what must be re-done through the rebuild path,
+    # "pages" (re-render) or "reindex" (parse every source again); None for nothing.
+    rebuild: str | None = None
+
+    def report(self, now: datetime) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "status": self.status,
+            "url": self.url,
+            "problem": self.message or None,
+            "line": self.line,
+            "hint": self.hint,
+            "code": self.code,
+            **({"rebuild": self.rebuild} if self.rebuild else {}),
+            "at": now.astimezone(UTC).isoformat(),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class RenderingContext:
+    """The site config and the theme that a batch indexes and renders with, as one value.
+
+    Why one immutable value: phase 1 runs in a thread pool, and a ``_config.yml`` or
+    ``theme/`` change replaces the config, the overrides and the theme together. Kept as
+    separate attributes that a worker reads one by one, a swap could show it the new
+    config with the old theme, or a theme built for neither. A context never changes: an
+    accepted change makes a new one, the publisher installs it with one assignment while
+    no worker runs, and each indexer and site builder takes the publisher's context
+    once, when it is made, and uses only that one.
+    """
+
+    site: SiteConfig
+    theme_overrides: Mapping[str, str]  # the accepted theme/ overrides
+    built_theme: InitVar[Theme | None] = None  # already built (and validated) by the caller
+    _theme: list[Theme] = field(init=False, default_factory=list, repr=False)
+    _theme_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self, built_theme: Theme | None) -> None:
+        # A read-only copy: the caller's dict cannot change the context after the fact.
+        object.__setattr__(self, "theme_overrides", MappingProxyType(dict(self.theme_overrides)))
+        if built_theme is not None:
+            self._theme.append(built_theme)
+
+    @property
+    def theme(self) -> Theme:
+        # Built on first use: Jinja2's import stays out of the cold start. The lock builds
+        # it once when workers of the pool ask for it at the same time.
+        with self._theme_lock:
+            if not self._theme:
+                from tsuzuri.rendering.theme import Theme
+
+                self._theme.append(Theme(self.site, overrides=self.theme_overrides))
+            return self._theme[0]
+
+    @property
+    def theme_fingerprint(self) -> str:
+        from tsuzuri.rendering.overrides import overrides_fingerprint
+
+        return overrides_fingerprint(self.theme_overrides)
+
+
+@dataclass(slots=True)
+class RenderPlan:
+    """What phase 1 changed, for phase 2 to render."""
+
+    lists: dict[str, str] = field(default_factory=dict)  # list id -> display name
+    anchors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    removed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    added: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    fresh_posts: dict[str, Post] = field(default_factory=dict)
+    delete_keys: set[str] = field(default_factory=set)
+    extra_files: list[SiteFile] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)
+    assets_changed: set[str] = field(default_factory=set)
+    refresh: set[str] = field(default_factory=set)  # post pages to re-render as they are
+    fresh_pages: dict[str, Page] = field(default_factory=dict)  # static pages to render
+    pages_changed: bool = False  # the page index changed: re-render the pages sitemap
+    all_pages: bool = False  # re-render every static page (theme or config change)
+    # A _config.yml or theme/ change accepted: what the rest of the batch is indexed and
+    # rendered with. The publisher installs it as soon as the change is applied, so it
+    # is not merged.
+    context: RenderingContext | None = None
+
+    def touch(self, list_id: str, name: str, sort_key: str) -> None:
+        self.lists[list_id] = name
+        self.anchors[list_id].add(sort_key)
+
+    def merge(self, other: RenderPlan) -> None:
+        self.lists.update(other.lists)
+        for list_id, keys in other.anchors.items():
+            self.anchors[list_id] |= keys
+        for list_id, count in other.removed.items():
+            self.removed[list_id] += count
+        for list_id, count in other.added.items():
+            self.added[list_id] += count
+        self.fresh_posts.update(other.fresh_posts)
+        self.delete_keys |= other.delete_keys
+        self.extra_files += other.extra_files
+        self.years |= other.years
+        self.assets_changed |= other.assets_changed
+        self.refresh |= other.refresh
+        self.fresh_pages.update(other.fresh_pages)
+        self.pages_changed |= other.pages_changed
+        self.all_pages |= other.all_pages
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Indexer:
+    """Phase 1 for one rendering context: :meth:`index` runs in several threads at once.
+
+    Why frozen: the workers of a run share this object, so nothing on it may change.
+    Each of them parses and renders with the one context it was made with. An accepted
+    ``_config.yml`` or ``theme/`` change leaves it alone and returns the new context in
+    its plan, for the publisher to install before it makes the next indexer.
+    """
+
+    context: RenderingContext
+    store: PostStore
+    source: SourceBucket
+    output: SiteBucket
+    clock: Callable[[], datetime]
+    environ: Mapping[str, str]
+
+    def index(self, change: Change) -> tuple[Outcome, RenderPlan]:
+        plan = RenderPlan()
+        started = time.perf_counter()
+        try:
+            outcome = self._apply(change, plan)
+        except InputRejected as exc:
+            plan = RenderPlan()  # nothing of a rejected change reaches the site
+            outcome = Outcome(
+                change.key, "rejected", message=exc.message, line=exc.line,
+                hint=exc.hint, code=exc.code,
+            )  # fmt: skip
+        except (TransientError, TsuzuriError, OSError) as exc:
+            outcome = Outcome(change.key, "failed", message=str(exc), code="transient")
+        except Exception as exc:
+            outcome = Outcome(change.key, "failed", message=f"{type(exc).__name__}: {exc}")
+        outcome.ms = (time.perf_counter() - started) * 1000
+        return outcome, plan
+
+    def _apply(self, change: Change, plan: RenderPlan) -> Outcome:
+        source = classify_key(change.key)
+        if source.kind == "asset":
+            return self._apply_asset(change, source, plan)
+        if source.kind == "config":
+            return self._apply_config(change, source, plan)
+        if source.kind == "theme":
+            return self._apply_theme(change, source, plan)
+        record = self.store.get_source(source.key)
+        if _stale(change, record):
+            assert record is not None
+            return Outcome(change.key, "stale", url=record.url, message="a newer event was applied")
+        if source.kind == "page":
+            return self._apply_page(change, source, record, plan)
+
+        previous: StoredPost | None = None
+        if record is not None and record.url:
+            previous = self.store.get_post(record.url)
+            if previous is not None and previous.post.source_key != source.key:
+                previous = None
+
+        # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
+        obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
+        if obj is None:
+            if previous is not None:
+                self._retract(previous.post, plan)
+            self.store.put_source(
+                source.key, url=None, state="unpublished", sequencer=change.sequencer
+            )
+            url = previous.post.url if previous else None
+            return Outcome(change.key, "unpublished", url=url)
+
+        post = parse_post(source, obj.body, self.context.site)
+        now = self.clock()
+        if not post.published or (post.date > now and not self.context.site.future):
+            if previous is not None:
+                self._retract(previous.post, plan)
+            self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
+            why = (
+                "published: false" if not post.published else "dated in the future (future: false)"
+            )
+            return Outcome(change.key, "hidden", url=post.url, message=f"not public: {why}")
+
+        self._check_redirects(post)
+        page_owner = self.store.get_page_owner(post.url)
+        if page_owner is not None:
+            raise UrlCollision(
+                f"{post.url} is already the URL of the page {page_owner}",
+                hint="change the slug in the filename, the date, or set a permalink",
+            )
+        self.store.claim_and_put_post(post)
+        if previous is not None and previous.post.url != post.url:
+            self._retract(previous.post, plan)
+            old = None
+        else:
+            old = previous.post if previous else None
+
+        old_lists = (
+            {ALL: self.context.site.title} | {t.list_id: t.name for t in old.terms} if old else {}
+        )
+        new_lists = {ALL: self.context.site.title} | {t.list_id: t.name for t in post.terms}
+        changed = old is None or _listing_changed(old, post)
+        for list_id, name in old_lists.items():
+            moved = list_id not in new_lists or (old is not None and old.sort_key != post.sort_key)
+            if old is not None and moved:
+                # Touched even when already removed: a retry after a crash must still render.
+                if self.store.remove_member(list_id, name, old.sort_key):
+                    plan.removed[list_id] += 1
+                plan.touch(list_id, name, old.sort_key)
+        summary = post.summary()
+        memberships = self.store.add_memberships(new_lists, summary)
+        for list_id, name in new_lists.items():
+            if memberships[list_id] == "added":
+                plan.added[list_id] += 1
+            # Touched even when unchanged: a redelivered event after a crash between
+            # the index and the pages must still render them. Unchanged bytes are
+            # not written, so a plain duplicate costs reads only.
+            plan.touch(list_id, name, post.sort_key)
+        if old is not None:
+            plan.years.add(old.date.year)
+            for path in set(old.redirect_from) - set(post.redirect_from):
+                plan.delete_keys.add(page_key(path))
+        plan.years.add(post.date.year)
+        plan.fresh_posts[post.url] = post
+        plan.anchors[ALL].add(post.sort_key)
+        for path in post.redirect_from:
+            plan.extra_files.append(
+                page_file(page_key(path), self.context.theme.render_redirect(post.url))
+            )
+        self.store.put_source(
+            source.key, url=post.url, state="published", sequencer=change.sequencer
+        )
+        # Another render of the same file may have run meanwhile (an edit arrived while
+        # this one ran; renders run concurrently). If it recorded another URL, this post
+        # is an orphan: take it back. If the file changed since it was read, what was
+        # written is stale: fail, and the redelivered event renders the current version
+        # (and retracts this URL, which the table now records as the file's).
+        current = self.store.get_source(source.key)
+        if current is not None and current.url != post.url:
+            owner = self.store.get_post_owner(post.url)
+            if owner == post.source_key:
+                self._retract(post, plan)
+            plan.fresh_posts.pop(post.url, None)
+            redirects = {page_key(p) for p in post.redirect_from}
+            plan.extra_files = [f for f in plan.extra_files if f.key not in redirects]
+            return Outcome(change.key, "stale", url=post.url, message="a newer version won")
+        if self.source.etag(change.key) != obj.etag:
+            raise TransientError(f"{change.key} changed while it was published; will retry")
+        status: Status = "published" if changed else "unchanged"
+        return Outcome(change.key, status, url=post.url)
+
+    def _apply_config(self, change: Change, source: SourceKey, plan: RenderPlan) -> Outcome:
+        """Validate a new ``_config.yml`` and say what it changes.
+
+        A broken config is rejected (reported like a post) and the site keeps the last
+        valid one, which the table holds. A valid one is recorded, used by this
+        instance from now on, and its effect is returned for the handler to queue
+        through the rebuild path: ``reindex`` when posts parse differently (permalink,
+        timezone, slugs, future...), ``pages`` when only what pages show changed.
+        """
+        obj = self.source.get(source.key)
+        body = obj.body if obj is not None else b""
+        try:
+            parsed = SiteConfig.from_bytes(body, name=source.key) if body else SiteConfig()
+            new = parsed.with_env_overrides(self.environ)
+        except ConfigError as exc:
+            return Outcome(
+                change.key, "rejected", message=str(exc), code="bad-config",
+                hint="fix the file and upload it again; the site keeps its last valid settings",
+            )  # fmt: skip
+        stored = self.store.get_site_config()
+        if stored is not None:
+            old_full, old_reindex, old_related = fingerprint_parts(stored[2])
+        else:
+            # None recorded yet: the pages so far were rendered with what this instance
+            # loaded at cold start (the bucket's config then, or the defaults).
+            site = self.context.site
+            old_full, old_reindex, old_related = (
+                site.fingerprint(), site.fingerprint(REINDEX_KEYS), site.fingerprint(("related",)),
+            )  # fmt: skip
+        full, reindex = new.fingerprint(), new.fingerprint(REINDEX_KEYS)
+        related = new.fingerprint(("related",))
+        self.store.put_site_config(source.key, body, f"{full}:{reindex}:{related}")
+        # Its theme is built with the new settings on first use.
+        plan.context = RenderingContext(new, self.context.theme_overrides)
+        # Related lists are the related function's: it hears this item on the stream and
+        # recomputes every list when the related part of the fingerprint moves.
+        lists = (
+            "; related: changed: the related function recomputes every list"
+            if related != old_related
+            else ""
+        )
+        if reindex != old_reindex:
+            return Outcome(
+                change.key, "config", rebuild="reindex",
+                message="site config changed how posts parse: every post is re-published" + lists,
+            )  # fmt: skip
+        if full != old_full:
+            return Outcome(
+                change.key, "config", rebuild="pages",
+                message="site config changed: every page is re-rendered" + lists,
+            )  # fmt: skip
+        return Outcome(change.key, "config", message="site config unchanged")
+
+    def _apply_theme(self, change: Change, source: SourceKey, plan: RenderPlan) -> Outcome:
+        """Validate the override set this upload (or delete) makes, and say what it changes.
+
+        The table holds the last valid set, the one single source of truth: a broken
+        override is rejected (reported like a post) and the set in use stays as it was.
+        A valid set is recorded, used by this instance from now on, and the handler
+        re-renders every page through the rebuild path, as for a config change.
+        """
+        from tsuzuri.rendering.overrides import (
+            MAX_OVERRIDE_BYTES,
+            OVERRIDE_PREFIX,
+            overrides_fingerprint,
+            validate_overrides,
+        )
+
+        name = source.slug
+        current, version = self.store.get_theme()
+        candidate = dict(current)
+        obj = self.source.get(source.key, max_bytes=MAX_OVERRIDE_BYTES)
+        if obj is None:
+            candidate.pop(name, None)
+        else:
+            try:
+                candidate[name] = obj.body.decode("utf-8").lstrip("\ufeff")
+            except UnicodeDecodeError:
+                raise ThemeRejected(
+                    f"{source.key} is not UTF-8 text", hint="save the template as UTF-8"
+                ) from None
+        # Overrides kept because something needed them when their file was deleted
+        # (that delete was refused) go as soon as nothing needs them any more.
+        present = {k.removeprefix(OVERRIDE_PREFIX) for k in self.source.list_keys(OVERRIDE_PREFIX)}
+        pruned = {n: text for n, text in candidate.items() if n == name or n in present}
+        theme = None
+        if pruned != candidate:
+            try:
+                theme = validate_overrides(self.context.site, pruned)
+                candidate = pruned
+            except ThemeRejected:
+                pass  # still included by another override: kept
+        if candidate == current:
+            if self.context.theme_overrides != current:  # another instance recorded it
+                plan.context = RenderingContext(self.context.site, current)
+            return Outcome(change.key, "config", message="theme unchanged")
+        if theme is None:
+            theme = validate_overrides(self.context.site, candidate)
+        self.store.put_theme(candidate, overrides_fingerprint(candidate), version=version)
+        plan.context = RenderingContext(self.context.site, candidate, built_theme=theme)
+        what = "removed: the packaged template is back" if obj is None else "accepted"
+        return Outcome(
+            change.key, "config", rebuild="pages",
+            message=f"theme override {what}; every page is re-rendered",
+        )  # fmt: skip
+
+    def _check_redirects(self, post: Post) -> None:
+        for path in post.redirect_from:
+            if path == post.url:
+                raise UrlCollision(f"redirect_from {path} points at the post itself")
+            owner = self.store.get_post_owner(path)
+            if owner is not None:
+                raise UrlCollision(
+                    f"redirect_from {path} is the URL of {owner}",
+                    hint="remove that entry from redirect_from",
+                )
+
+    def _retract(self, post: Post, plan: RenderPlan) -> None:
+        """Take a published post off the site: page, redirects and list memberships."""
+        for term_id, name in {
+            ALL: self.context.site.title,
+            **{t.list_id: t.name for t in post.terms},
+        }.items():
+            if self.store.remove_member(term_id, name, post.sort_key):
+                plan.removed[term_id] += 1
+            plan.touch(term_id, name, post.sort_key)
+        self.store.delete_post(post.url, post.source_key)
+        plan.delete_keys.add(page_key(post.url))
+        plan.delete_keys.update(page_key(p) for p in post.redirect_from)
+        plan.years.add(post.date.year)
+
+    def _apply_page(
+        self, change: Change, source: SourceKey, record: SourceRecord | None, plan: RenderPlan
+    ) -> Outcome:
+        """A static page: claim its URL, render it with the theme, keep the page index."""
+        previous = record.url if record is not None and record.state == "published" else None
+        obj = self.source.get(source.key, max_bytes=self.context.site.max_post_bytes)
+        if obj is None:
+            if previous:
+                self._retract_page(previous, source.key, plan)
+            self.store.put_source(
+                source.key, url=None, state="unpublished", sequencer=change.sequencer
+            )
+            return Outcome(change.key, "unpublished", url=previous)
+        page = parse_page(source, obj.body, self.context.site)
+        if not page.published:
+            if previous:
+                self._retract_page(previous, source.key, plan)
+            self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
+            return Outcome(
+                change.key, "hidden", url=page.url, message="not public: published: false"
+            )
+        self.store.claim_and_put_page(page)
+        if previous and previous != page.url:
+            self._retract_page(previous, source.key, plan)
+        plan.fresh_pages[page.url] = page
+        plan.pages_changed = True
+        self.store.put_source(
+            source.key, url=page.url, state="published", sequencer=change.sequencer
+        )
+        return Outcome(change.key, "published", url=page.url)
+
+    def _retract_page(self, url: str, source_key: str, plan: RenderPlan) -> None:
+        if self.store.delete_page(url, source_key):
+            plan.delete_keys.add(page_key(url))
+        plan.pages_changed = True
+
+    def _apply_asset(self, change: Change, source: SourceKey, plan: RenderPlan) -> Outcome:
+        if change.removed or not self.source.exists(source.key):
+            plan.delete_keys.add(source.key)
+            return Outcome(change.key, "asset", url="/" + source.key, message="removed")
+        if self.output.copy_asset(self.source.name, source.key, source.key):
+            plan.assets_changed.add(source.key)
+        return Outcome(change.key, "asset", url="/" + source.key)
+
+
+def _stale(change: Change, record: SourceRecord | None) -> bool:
+    """An event older than the one already applied to this key."""
+    return bool(
+        change.sequencer
+        and record is not None
+        and record.sequencer
+        and change.sequencer != record.sequencer
+        and not sequencer_newer(change.sequencer, record.sequencer)
+    )
+
+
+def _listing_changed(old: Post, new: Post) -> bool:
+    return old.summary() != new.summary() or old.terms != new.terms

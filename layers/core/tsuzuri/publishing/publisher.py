@@ -1,0 +1,216 @@
+"""Apply source-bucket changes to the site: the heart of tsuzuri.
+
+A batch of changes is handled in two phases:
+
+1. **Index** (:mod:`tsuzuri.publishing.indexer`). Each change reconciles one source key
+   with the table; bad input is rejected here, before anything public changes.
+2. **Pages** (:mod:`tsuzuri.publishing.site_builder`). Every page that shows a changed
+   post is rendered from the table, written when its bytes differ, and invalidated.
+
+The :class:`Publisher` holds what outlives a batch (the clients, the rendering context)
+and runs the two phases in turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from tsuzuri.aws.buckets import SiteBucket, SourceBucket
+from tsuzuri.aws.cdn import Invalidator
+from tsuzuri.aws.store import PostStore, sequencer_newer
+from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.site_config import SiteConfig, fingerprint_parts
+from tsuzuri.errors import KeyRejected
+from tsuzuri.publishing.indexer import (
+    ALL,
+    Change,
+    Indexer,
+    Outcome,
+    RenderingContext,
+    RenderPlan,
+    Status,
+)
+from tsuzuri.publishing.site_builder import BatchResult, SiteBuilder
+
+if TYPE_CHECKING:
+    from tsuzuri.rendering.theme import Theme
+
+__all__ = ["BatchResult", "Change", "Outcome", "Publisher", "Status", "classify_safe"]
+
+# Kinds of source file that change the rendering context rather than the index.
+SETTINGS_KINDS = frozenset({"config", "theme"})
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        site: SiteConfig,
+        store: PostStore,
+        source: SourceBucket,
+        output: SiteBucket,
+        invalidator: Invalidator,
+        theme: Theme | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        workers: int = 8,
+        environ: Mapping[str, str] | None = None,
+        theme_overrides: Mapping[str, str] | None = None,
+    ):
+        self.store = store
+        self.source = source
+        self.output = output
+        self.invalidator = invalidator
+        self.clock = clock
+        self.workers = workers
+        self.environ: Mapping[str, str] = environ or {}
+        # The accepted theme/ overrides are the table's copy, read at cold start.
+        self._context = RenderingContext(site, theme_overrides or {}, built_theme=theme)
+
+    @property
+    def site(self) -> SiteConfig:
+        return self._context.site
+
+    @property
+    def theme(self) -> Theme:
+        return self._context.theme
+
+    @theme.setter
+    def theme(self, value: Theme) -> None:
+        context = self._context
+        self._context = RenderingContext(context.site, context.theme_overrides, built_theme=value)
+
+    @property
+    def theme_overrides(self) -> dict[str, str]:
+        return dict(self._context.theme_overrides)
+
+    @property
+    def theme_fingerprint(self) -> str:
+        return self._context.theme_fingerprint
+
+    def settings_are_current(self) -> bool:
+        """Whether this instance renders with the ``_config.yml`` and ``theme/`` set the
+        table records as accepted. Another instance may have accepted newer ones; a
+        handler that finds this false builds its publisher again (one small read)."""
+        config, theme = self.store.site_fingerprints()
+        context = self._context
+        if config is not None and fingerprint_parts(config)[0] != context.site.fingerprint():
+            return False
+        return theme is None or theme == context.theme_fingerprint
+
+    def process(self, changes: Sequence[Change]) -> BatchResult:
+        result = BatchResult()
+        self._site_builder().flush_outbox(result)
+        plan = RenderPlan()
+        latest = _latest_per_key(changes)
+        applied: list[tuple[Change, Outcome]] = []
+        for change, (outcome, change_plan) in zip(latest, self._index(latest), strict=True):
+            plan.merge(change_plan)
+            applied.append((change, outcome))
+
+        started = time.perf_counter()
+        self._site_builder().render(plan, result)
+        render_ms = (time.perf_counter() - started) * 1000
+        for change, outcome in applied:
+            if outcome.status in {"published", "unpublished", "hidden", "unchanged", "asset"}:
+                outcome.ms += render_ms
+            if outcome.status == "failed":
+                result.failed_tokens.extend(t for t in _tokens_for(change, changes))
+            elif outcome.status != "stale" and classify_safe(change.key) != "asset":
+                self._report(outcome)
+            result.outcomes.append(outcome)
+        return result
+
+    def _index(self, latest: Sequence[Change]) -> list[tuple[Outcome, RenderPlan]]:
+        """Phase 1, in batch order: a ``_config.yml`` or ``theme/`` change is applied here,
+        on this thread, once the changes before it are indexed, and its context is
+        installed before the changes after it start.
+
+        Why here and not in the pool: such a change replaces the context the other
+        changes read. Applied between runs of the pool, no worker is running while the
+        context is replaced, and each run reads one context, the one its indexer was
+        made with. The calls are those of an order the pool could run them in anyway.
+        """
+        indexed: list[tuple[Outcome, RenderPlan]] = []
+        run: list[Change] = []
+        # Keys are independent in phase 1 (each list update is its own transaction),
+        # so a batch is indexed in parallel; phase 2 then renders once for all of them.
+        with ThreadPoolExecutor(max(1, min(self.workers, len(latest)))) as pool:
+            for change in latest:
+                if classify_safe(change.key) not in SETTINGS_KINDS:
+                    run.append(change)
+                    continue
+                indexed += pool.map(self._indexer().index, run)
+                run = []
+                outcome, plan = self._indexer().index(change)
+                self._context = plan.context or self._context
+                indexed.append((outcome, plan))
+            indexed += pool.map(self._indexer().index, run)
+        return indexed
+
+    def refresh_posts(self, urls: Iterable[str], *, lists: bool = False) -> BatchResult:
+        """Re-render the pages of these posts (e.g. after their related lists changed,
+        or after a theme change), and with ``lists`` every list page, feed and sitemap.
+        Bodies come from the table, so Markdown is not parsed again. Only changed bytes
+        are written, and invalidated in one request."""
+        plan = RenderPlan()
+        plan.refresh.update(urls)
+        if lists:
+            for info in self.store.list_infos():
+                # An anchor below every sort key renders all archive pages of the list.
+                plan.touch(info.list_id, info.name, "")
+            plan.years.update(m.date.year for m in self.store.list_members(ALL))
+            plan.all_pages = True
+        result = BatchResult()
+        builder = self._site_builder()
+        builder.flush_outbox(result)
+        builder.render(plan, result)
+        return result
+
+    def _report(self, outcome: Outcome) -> None:
+        try:
+            self.source.put_report(outcome.key, outcome.report(self.clock()))
+        except Exception:
+            outcome.message = outcome.message or "report could not be written"
+
+    # Made afresh for each phase: each takes the context (and the clock) as they are when
+    # the phase starts, and keeps them to its end.
+    def _indexer(self) -> Indexer:
+        return Indexer(
+            context=self._context, store=self.store, source=self.source, output=self.output,
+            clock=self.clock, environ=self.environ,
+        )  # fmt: skip
+
+    def _site_builder(self) -> SiteBuilder:
+        return SiteBuilder(
+            context=self._context, store=self.store, output=self.output,
+            invalidator=self.invalidator, clock=self.clock,
+        )  # fmt: skip
+
+
+def _latest_per_key(changes: Iterable[Change]) -> list[Change]:
+    """One change per key: the state is read from S3 anyway, so the newest event wins."""
+    latest: dict[str, Change] = {}
+    for change in changes:
+        current = latest.get(change.key)
+        if current is None or (
+            change.sequencer
+            and current.sequencer
+            and sequencer_newer(change.sequencer, current.sequencer)
+        ):
+            latest[change.key] = change
+    return list(latest.values())
+
+
+def _tokens_for(change: Change, changes: Sequence[Change]) -> list[str]:
+    return sorted({c.token for c in changes if c.key == change.key and c.token})
+
+
+def classify_safe(key: str) -> str | None:
+    try:
+        return classify_key(key).kind
+    except KeyRejected:
+        return None

@@ -1,0 +1,483 @@
+"""The related function's items in the table, next to the posts it reads.
+
+Items (all written by this module only; none has ``sk = POST``, so the stream filter
+of the function never hears its own writes):
+
+=====================  ==================  ============================================
+pk                     sk                  holds
+=====================  ==================  ============================================
+``RX#tag/<slug>``      ``<sort key>``      one post's features (tags, categories, date,
+``RX#category/<s>``                        content sketch) in each of its timelines
+``POST#<url>``         ``RELATED``         the list shown on the page (``posts``), the
+                                           entries' scores, the owner's features and
+                                           what the index last recorded of the owner
+                                           (``own``), and a revision for compare-and-set
+``RBY#<url>``          ``<list owner>``    reverse index: the lists that show ``url``
+``RPENDING``           ``<url>``           a page whose list changed and is not rendered
+``RWORK``              ``CONTINUE``        rewritten while pages are still pending: its
+                                           stream record brings the function back for
+                                           the next chunk (the stream filter lets it in)
+=====================  ==================  ============================================
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tsuzuri.aws.calls import error_code
+from tsuzuri.aws.store import (
+    PostStore,
+    _dump,
+    _load,
+    _post_from_item,
+    _summary_fields,
+)
+from tsuzuri.domain.relatedness import (
+    DEFAULT_SETTINGS,
+    Features,
+    Ranked,
+    RelatedSettings,
+    make_features,
+)
+from tsuzuri.errors import TransientError
+from tsuzuri.related.records import CONTINUATION
+
+ENTRY = "RX#"
+REFERRER = "RBY#"
+PENDING = "RPENDING"
+FLOOR = "RFL#"
+RELATED = "RELATED"
+ALL = "all"
+
+Card = dict[str, Any]  # a post summary as stored (tsuzuri.aws.store._summary_fields)
+
+
+# -- values ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    """A post as the related lists see it: what scores it, and what its card shows."""
+
+    features: Features
+    card: Card
+
+
+@dataclass(slots=True)
+class ListState:
+    """A ``POST#<url>``/``RELATED`` item."""
+
+    url: str
+    entries: list[Ranked] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+    features: Features | None = None  # the owner's features, as the index holds them
+    # What the owner's own sync last indexed. Only that sync writes it: other posts'
+    # syncs may refresh ``features`` but never this, so a sync that stopped half-way
+    # is redone in full.
+    own: PostView | None = None
+    rev: int | None = None  # None: no item yet
+
+    @property
+    def urls(self) -> list[str]:
+        return [e.url for e in self.entries]
+
+    def own_view(self) -> PostView | None:
+        return self.own
+
+
+def features_to_item(features: Features) -> dict[str, Any]:
+    return {
+        "url": features.url,
+        "sk": features.sort_key,
+        "ts": features.timestamp,
+        "tags": list(features.tags),
+        "cats": list(features.categories),
+        "sig": _pack(features.sketch),
+    }
+
+
+def features_from_item(item: Mapping[str, Any]) -> Features:
+    return Features(
+        url=item["url"],
+        sort_key=item["sk"],
+        timestamp=int(item["ts"]),
+        tags=tuple(item.get("tags", [])),
+        categories=tuple(item.get("cats", [])),
+        sketch=_unpack(item.get("sig", b"")),
+    )
+
+
+def _pack(sketch: Sequence[int]) -> bytes:
+    return b"".join(v.to_bytes(4, "big") for v in sketch)
+
+
+def _unpack(raw: bytes) -> tuple[int, ...]:
+    return tuple(int.from_bytes(raw[i : i + 4], "big") for i in range(0, len(raw) - 3, 4))
+
+
+def view_of_post_item(
+    item: Mapping[str, Any] | None, settings: RelatedSettings = DEFAULT_SETTINGS
+) -> PostView | None:
+    """The view of a ``POST`` item (deserialized), or None if it is absent or not public."""
+    if item is None or not item.get("public", True):
+        return None
+    stored = _post_from_item(item, "")
+    post = stored.post
+    features = make_features(
+        url=post.url,
+        sort_key=post.sort_key,
+        date=post.date,
+        tags=[t.slug for t in post.tags],
+        categories=[c.slug for c in post.categories],
+        signature=post.signature,
+        settings=settings,
+    )
+    return PostView(features, _summary_fields(post.summary()))
+
+
+# -- the store --------------------------------------------------------------------------
+
+
+class RelatedStore:
+    """The items only the related function writes. Posts are read, and every call is
+    made, through a :class:`~tsuzuri.aws.store.PostStore`, so that these calls retry on
+    throttling, read consistently and page as every other call on the table does."""
+
+    def __init__(self, client: Any, table_name: str):
+        self.posts = PostStore(client, table_name)
+        self._table = table_name
+
+    # -- posts
+    def post_item(self, url: str) -> dict[str, Any] | None:
+        return self.posts._get(f"POST#{url}", "POST")
+
+    def post_and_state(self, url: str) -> tuple[dict[str, Any] | None, ListState | None]:
+        """The post's item and its list, in one read."""
+        post, state = None, None
+        for item in self._batch_get([(f"POST#{url}", "POST"), (f"POST#{url}", RELATED)]):
+            if item["sk"] == "POST":
+                post = item
+            else:
+                state = _state_from_item(item)
+        return post, state
+
+    def post_items(self, urls: Iterable[str]) -> list[dict[str, Any]]:
+        """The ``POST`` items of these posts (absent ones left out), 100 per request."""
+        return list(self._batch_get([(f"POST#{u}", "POST") for u in urls]))
+
+    def cards(self, urls: Iterable[str]) -> dict[str, Card]:
+        """The cards of these posts as published now; absent posts are left out."""
+        found: dict[str, Card] = {}
+        for item in self._batch_get([(f"POST#{u}", "POST") for u in urls]):
+            view = view_of_post_item(item)
+            if view is not None:
+                found[view.features.url] = view.card
+        return found
+
+    # -- list states
+    def states(self, urls: Iterable[str]) -> dict[str, ListState]:
+        keys = [(f"POST#{u}", RELATED) for u in urls]
+        return {s.url: s for s in (_state_from_item(i) for i in self._batch_get(keys))}
+
+    def write_state(self, state: ListState) -> bool:
+        """Compare-and-set on the revision read with the state. False if it moved."""
+        item = _state_item(state, (state.rev or 0) + 1)
+        kwargs: dict[str, Any]
+        if state.rev is None:
+            kwargs = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            kwargs = {
+                "ConditionExpression": "#rev = :rev",
+                "ExpressionAttributeNames": {"#rev": "rev"},
+                "ExpressionAttributeValues": {":rev": {"N": str(state.rev)}},
+            }
+        try:
+            self.posts._call("put_item", TableName=self._table, Item=item, **kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        state.rev = (state.rev or 0) + 1
+        return True
+
+    def put_states(self, states: Iterable[ListState]) -> None:
+        """Unconditional writes, for a rebuild: any concurrent merge sees its revision
+        move and recomputes."""
+        self._batch_write(
+            {"PutRequest": {"Item": _state_item(state, (state.rev or 0) + 1)}} for state in states
+        )
+
+    def delete_state(self, state: ListState) -> bool:
+        if state.rev is None:
+            return True
+        try:
+            self.posts._call(
+                "delete_item",
+                TableName=self._table,
+                Key={"pk": {"S": f"POST#{state.url}"}, "sk": {"S": RELATED}},
+                ConditionExpression="#rev = :rev",
+                ExpressionAttributeNames={"#rev": "rev"},
+                ExpressionAttributeValues={":rev": {"N": str(state.rev)}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- the feature index
+    def put_entries(self, features: Features, list_ids: Iterable[str]) -> None:
+        body = features_to_item(features)
+        self._batch_write(
+            {"PutRequest": {"Item": _dump({"pk": ENTRY + list_id, **body})}} for list_id in list_ids
+        )
+
+    def put_entries_of(self, posts: Iterable[Features]) -> None:
+        """Every timeline entry of many posts, in as few batches as possible."""
+        self._batch_write(
+            {"PutRequest": {"Item": _dump({"pk": ENTRY + list_id, **features_to_item(f)})}}
+            for f in posts
+            for list_id in _list_ids(f)
+        )
+
+    def delete_entries(self, sort_key: str, list_ids: Iterable[str]) -> None:
+        self._batch_write(
+            {"DeleteRequest": {"Key": {"pk": {"S": ENTRY + i}, "sk": {"S": sort_key}}}}
+            for i in list_ids
+        )
+
+    def timeline(self, list_id: str, limit: int) -> list[Features]:
+        """Up to ``limit`` members of a timeline (oldest first)."""
+        return self._limited("pk = :pk", {":pk": {"S": ENTRY + list_id}}, limit=limit, forward=True)
+
+    def neighbours(self, list_id: str, sort_key: str, count: int, *, newer: bool) -> list[Features]:
+        """The ``count`` members nearest to ``sort_key`` on one side, nearest first."""
+        condition = "pk = :pk AND sk " + (">" if newer else "<") + " :sk"
+        values = {":pk": {"S": ENTRY + list_id}, ":sk": {"S": sort_key}}
+        return self._limited(condition, values, limit=count, forward=newer)
+
+    def _limited(
+        self, condition: str, values: dict[str, Any], *, limit: int, forward: bool
+    ) -> list[Features]:
+        items = self.posts._query_raw(condition, values, forward=forward, limit=limit)
+        return [features_from_item(item) for item in items]
+
+    def published(self, after: str = "", limit: int | None = None) -> list[tuple[str, str]]:
+        """(sort key, URL) of the published posts after ``after`` (all of them, or up to
+        ``limit``), oldest first."""
+        condition = "pk = :pk AND sk > :after" if after else "pk = :pk"
+        values = {":pk": {"S": "L#" + ALL}}
+        if after:
+            values[":after"] = {"S": after}
+        items = self.posts._query_raw(condition, values, forward=True, limit=limit)
+        return [(item["sk"], item["url"]) for item in items]
+
+    # -- reverse index
+    def referrers(self, url: str) -> list[str]:
+        return [item["sk"] for item in self.posts._query(REFERRER + url, forward=True)]
+
+    def add_referrers(self, owner: str, listed: Iterable[str], *, pending: bool = False) -> None:
+        """Record that ``owner``'s list shows ``listed`` (and, with ``pending``, that its
+        page must be rendered), in one batch."""
+        items = [{"pk": REFERRER + u, "sk": owner} for u in listed]
+        if pending:
+            items.append({"pk": PENDING, "sk": owner})
+        self._batch_write({"PutRequest": {"Item": _dump(item)}} for item in items)
+
+    def add_referrers_of(self, lists: Mapping[str, Iterable[str]]) -> None:
+        self._batch_write(
+            {"PutRequest": {"Item": _dump({"pk": REFERRER + u, "sk": owner})}}
+            for owner, listed in lists.items()
+            for u in listed
+        )
+
+    def remove_referrers_of(self, lists: Mapping[str, Iterable[str]]) -> None:
+        self._batch_write(
+            {"DeleteRequest": {"Key": {"pk": {"S": REFERRER + u}, "sk": {"S": owner}}}}
+            for owner, listed in lists.items()
+            for u in sorted(listed)
+        )
+
+    def remove_referrers(self, owner: str, listed: Iterable[str]) -> None:
+        self._batch_write(
+            {"DeleteRequest": {"Key": {"pk": {"S": REFERRER + u}, "sk": {"S": owner}}}}
+            for u in listed
+        )
+
+    # -- floors: the last entry of each full list, read to skip lists a post cannot enter
+    def floors(self, urls: Iterable[str]) -> dict[str, Ranked | None]:
+        """The floor of each list: its last entry, None if the list is not full (any
+        candidate enters). Lists without a floor item are left out."""
+        found: dict[str, Ranked | None] = {}
+        for item in self._batch_get([(FLOOR + u, "F") for u in urls]):
+            last = item.get("k")
+            found[item["pk"][len(FLOOR) :]] = (
+                Ranked(last[2], int(last[0]), int(last[1])) if last else None
+            )
+        return found
+
+    def write_many(
+        self,
+        *,
+        referrers: Mapping[str, Iterable[str]] = {},
+        unreferrers: Mapping[str, Iterable[str]] = {},
+        floors: Mapping[str, Ranked | None] = {},
+        pending: Iterable[str] = (),
+        gone: Iterable[str] = (),
+    ) -> None:
+        """Reverse-index entries, floors and render marks, in as few batches as can be."""
+        requests: list[dict[str, Any]] = []
+        for owner, listed in referrers.items():
+            requests += [
+                {"PutRequest": {"Item": _dump({"pk": REFERRER + u, "sk": owner})}}
+                for u in sorted(listed)
+            ]
+        for owner, listed in unreferrers.items():
+            requests += [
+                {"DeleteRequest": {"Key": {"pk": {"S": REFERRER + u}, "sk": {"S": owner}}}}
+                for u in sorted(listed)
+            ]
+        for owner, last in floors.items():
+            item: dict[str, Any] = {"pk": FLOOR + owner, "sk": "F"}
+            if last is not None:
+                item["k"] = [last.score, last.timestamp, last.url]
+            requests.append({"PutRequest": {"Item": _dump(item)}})
+        for owner in sorted(set(gone)):
+            requests.append(
+                {"DeleteRequest": {"Key": {"pk": {"S": FLOOR + owner}, "sk": {"S": "F"}}}}
+            )
+        requests += [
+            {"PutRequest": {"Item": _dump({"pk": PENDING, "sk": u})}} for u in sorted(set(pending))
+        ]
+        self._batch_write(requests)
+
+    # -- pages to render
+    def mark_pending(self, urls: Iterable[str]) -> None:
+        self._batch_write(
+            {"PutRequest": {"Item": _dump({"pk": PENDING, "sk": u})}} for u in sorted(set(urls))
+        )
+
+    def pending(self, limit: int | None = None) -> list[str]:
+        values = {":pk": {"S": PENDING}}
+        return [
+            item["sk"]
+            for item in self.posts._query_raw("pk = :pk", values, forward=True, limit=limit)
+        ]
+
+    def clear_pending(self, urls: Iterable[str]) -> None:
+        self._batch_write(
+            {"DeleteRequest": {"Key": {"pk": {"S": PENDING}, "sk": {"S": u}}}}
+            for u in sorted(set(urls))
+        )
+
+    def request_continuation(self) -> None:
+        """Bring the function back for the pages still pending: a changed item is a new
+        stream record, so each request carries a fresh token."""
+        self.posts._call(
+            "put_item",
+            TableName=self._table,
+            Item={
+                "pk": {"S": CONTINUATION[0]},
+                "sk": {"S": CONTINUATION[1]},
+                "token": {"S": uuid.uuid4().hex},
+            },
+        )
+
+    def bump_timeline(self) -> None:
+        """Move the ``all`` list's version so that a render racing ours renders again
+        (the render function re-reads versions after writing; see tsuzuri.publishing.publisher)."""
+        self.posts._call(
+            "update_item",
+            TableName=self._table,
+            Key={"pk": {"S": "LISTS"}, "sk": {"S": ALL}},
+            UpdateExpression="ADD #version :one",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    # -- batches
+    def _batch_get(self, keys: Sequence[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            chunk = unique[start : start + 100]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in chunk],
+                    "ConsistentRead": True,
+                }
+            }
+            for _attempt in range(10):
+                response = self.posts._call("batch_get_item", RequestItems=request)
+                for raw in response["Responses"].get(self._table, []):
+                    yield _load(raw)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise TransientError("DynamoDB kept keys unprocessed")
+
+    def _batch_write(self, requests: Iterable[dict[str, Any]]) -> None:
+        pending = list(requests)
+        for start in range(0, len(pending), 25):
+            request: dict[str, Any] = {self._table: pending[start : start + 25]}
+            for _attempt in range(10):
+                response = self.posts._call("batch_write_item", RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise TransientError("DynamoDB kept writes unprocessed")
+
+
+def _state_item(state: ListState, rev: int) -> dict[str, Any]:
+    return _dump(
+        {
+            "pk": f"POST#{state.url}",
+            "sk": RELATED,
+            "posts": list(state.cards),
+            "scores": [e.score for e in state.entries],
+            "ts": [e.timestamp for e in state.entries],
+            "f": features_to_item(state.features) if state.features else None,
+            "own": (
+                {"card": state.own.card, "f": features_to_item(state.own.features)}
+                if state.own
+                else None
+            ),
+            "rev": rev,
+        }
+    )
+
+
+def _state_from_item(item: Mapping[str, Any]) -> ListState:
+    url = item["pk"][len("POST#") :]
+    cards = [dict(c) for c in item.get("posts", [])]
+    scores = [int(s) for s in item.get("scores", [])]
+    stamps = [int(t) for t in item.get("ts", [])]
+    if len(scores) != len(cards) or len(stamps) != len(cards):
+        # Written by PostStore.put_related (no scores): recomputed on the next change.
+        scores = [0] * len(cards)
+        stamps = [int(datetime.fromisoformat(c["date"]).timestamp()) for c in cards]
+    entries = [Ranked(c["url"], s, t) for c, s, t in zip(cards, scores, stamps, strict=True)]
+    features = features_from_item(item["f"]) if item.get("f") else None
+    raw = item.get("own")
+    own = PostView(features_from_item(raw["f"]), dict(raw["card"])) if raw else None
+    return ListState(
+        url=url,
+        entries=entries,
+        cards=cards,
+        features=features,
+        own=own,
+        rev=int(item.get("rev", 0)),
+    )
+
+
+def _list_ids(features: Features | None) -> list[str]:
+    if features is None:
+        return []
+    return [f"tag/{t}" for t in features.tags] + [f"category/{c}" for c in features.categories]

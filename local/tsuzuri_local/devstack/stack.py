@@ -1,0 +1,225 @@
+"""``tsuzuri dev`` from start to stop: moto's server, the stack from ``template.yaml``,
+both functions behind their pumps, the content folder mirrored, the preview served.
+
+Each step is its own function so that ``run_dev`` reads as the order things must
+happen in; what has been started is kept in one place so that a failure at any step
+(or Ctrl-C, or SIGTERM) stops exactly that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsuzuri_local.checkout import RELATED_HANDLER
+from tsuzuri_local.devstack.console import Console
+from tsuzuri_local.devstack.mirror import FolderMirror
+from tsuzuri_local.devstack.moto_patches import speed_up_moto
+from tsuzuri_local.devstack.pumps import (
+    POLL_SECONDS,
+    EventPump,
+    StreamPump,
+    queue_sender,
+    related_after_load,
+    related_mapping,
+)
+from tsuzuri_local.devstack.runtime import handler_environment, load_handler
+
+if TYPE_CHECKING:
+    from tsuzuri.aws.clients import Clients
+
+    from tsuzuri_local.preview import PreviewServer
+    from tsuzuri_local.provision import LocalStack
+
+LOADING_BATCH_SIZE = 250
+REGION = "ap-northeast-1"
+
+
+@dataclass
+class _Started:
+    """What has been started so far: stopping undoes exactly that, whichever step
+    failed."""
+
+    aws: Any  # moto's ThreadedMotoServer
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    preview: PreviewServer | None = None
+
+    def thread(self, target: Callable[..., None], name: str, *args: Any) -> None:
+        self.threads.append(threading.Thread(target=target, name=name, args=args, daemon=True))
+        self.threads[-1].start()
+
+    def stop_all(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        if self.preview is not None:
+            self.preview.stop()
+        self.aws.stop()
+        print("stopped", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class _Aws:
+    """The provisioned stack and the clients the steps reach it with."""
+
+    endpoint: str
+    clients: Clients
+    sqs: Any
+    stack: LocalStack
+    queue_url: str
+    queue_arn: str
+
+
+def run_dev(*, content: Path, port: int, aws_port: int) -> int:
+    _use_local_credentials()
+    if not content.is_dir():
+        print(f"tsuzuri dev: content folder {content} does not exist", file=sys.stderr)
+        return 2
+    started = _Started(aws=_start_moto(aws_port))
+    try:
+        aws = _provision(started.aws)
+        started.preview = preview = _open_preview(aws, port)
+        console, render = _render_pump(aws, preview.url, started.stop)
+        mirror = _load_content(content, aws, console)
+        # One invocation at a time: moto's DynamoDB backend is not safe for concurrent
+        # transactions (AWS runs up to MaximumConcurrency; the core is built for that).
+        started.thread(render.run, "render-pump")
+        related = _related_pump(aws, console, started.stop)
+        started.thread(related_after_load, "related-pump", related, console.ready, started.stop)
+        preview.start()
+        _install_sigterm(started.stop)
+        _follow(mirror, started.stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        started.stop_all()
+    return 0
+
+
+def _use_local_credentials() -> None:
+    """Whatever the shell has set wins; the rest is what moto's server accepts."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "tsuzuri-local",
+        "AWS_SECRET_ACCESS_KEY": "tsuzuri-local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        os.environ.setdefault(name, value)
+
+
+def _start_moto(aws_port: int) -> Any:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # our own line per event instead
+    speed_up_moto()
+    aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    aws.start()
+    return aws
+
+
+def _provision(server: Any) -> _Aws:
+    import botocore.session
+    from tsuzuri.aws.clients import make_clients
+
+    from tsuzuri_local.provision import provision
+
+    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    clients = make_clients(endpoint_url=endpoint, region=REGION)
+    sqs = botocore.session.get_session().create_client(
+        "sqs", region_name=REGION, endpoint_url=endpoint
+    )
+    stack = provision(clients, prefix="tsuzuri-dev", sqs=sqs)
+    if stack.queue_url is None or stack.queue_arn is None:
+        raise RuntimeError("the render queue was not created")
+    return _Aws(endpoint, clients, sqs, stack, stack.queue_url, stack.queue_arn)
+
+
+def _open_preview(aws: _Aws, port: int) -> PreviewServer:
+    from tsuzuri_local.preview import PreviewServer
+
+    preview = PreviewServer(aws.clients.s3, aws.stack.settings.site_bucket, port=port)
+    print(f"aws endpoint: {aws.endpoint}", flush=True)
+    print(f"source bucket: {aws.stack.settings.source_bucket}", flush=True)
+    print(f"site: {preview.url}", flush=True)
+    return preview
+
+
+def _render_pump(aws: _Aws, site_url: str, stop: threading.Event) -> tuple[Console, EventPump]:
+    settings, plan = aws.stack.settings, aws.stack.plan
+    os.environ.update(
+        handler_environment(
+            settings, aws.endpoint,
+            RENDER_QUEUE_URL=aws.queue_url, TSUZURI_SITE_URL=site_url.rstrip("/"),
+        )
+    )  # fmt: skip
+    handler = load_handler()
+    console = Console(aws.clients.s3, settings.source_bucket, site_url)
+    pump = EventPump(
+        sqs=aws.sqs, queue_url=aws.queue_url, queue_arn=aws.queue_arn,
+        handler=handler.lambda_handler, batch_size=plan.batch_size,
+        window_s=min(plan.batching_window_s, 0.5), on_batch=console.batch,
+        stop_event=stop, loading=lambda: not console.ready.is_set(),
+        loading_batch_size=LOADING_BATCH_SIZE,
+    )  # fmt: skip
+    return console, pump
+
+
+def _load_content(content: Path, aws: _Aws, console: Console) -> FolderMirror:
+    mirror = FolderMirror(content, aws.clients.s3, aws.stack.settings.source_bucket)
+    initial = mirror.scan()
+    console.expect([k for k in initial if not k.startswith("_config")])
+    if not initial:
+        console.ready.set()
+        print("ready: the content folder is empty", flush=True)
+    mirror.sync()  # the config is uploaded before the first cold start reads it
+    return mirror
+
+
+def _related_pump(aws: _Aws, console: Console, stop: threading.Event) -> StreamPump:
+    """The related-posts function on the table's stream, with the template's mapping."""
+    import botocore.session
+
+    from tsuzuri_local.provision import load_template
+
+    return StreamPump(
+        streams=botocore.session.get_session().create_client(
+            "dynamodbstreams", region_name=REGION, endpoint_url=aws.endpoint
+        ),
+        stream_arn=aws.stack.stream_arn or "",
+        handler=load_handler(RELATED_HANDLER).lambda_handler,
+        on_failure=queue_sender(aws.sqs, "tsuzuri-dev-related-failures"), stop_event=stop,
+        on_quiet=console.related_quiet,
+        **{k: v for k, v in related_mapping(load_template()).items() if k != "report_failures"},
+    )  # fmt: skip
+
+
+def _follow(mirror: FolderMirror, stop: threading.Event) -> None:
+    pause = POLL_SECONDS
+    while not stop.wait(pause):
+        scan_started = time.perf_counter()
+        mirror.sync()
+        # Stat-polling 2,500 files costs ~60 ms: keep it under a tenth of the time,
+        # but still notice an edit within the promised 2 s.
+        pause = min(max(POLL_SECONDS, 10 * (time.perf_counter() - scan_started)), 1.5)
+
+
+def default_sigint() -> None:
+    """For ``preexec_fn`` of a ``tsuzuri dev`` child that will be stopped with SIGINT:
+    children of a background shell job inherit an ignored SIGINT; a terminal's don't."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _install_sigterm(stop: threading.Event) -> None:
+    # signal.signal raises ValueError in any other thread.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
