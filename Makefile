@@ -37,6 +37,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# Both handlers are modules named app: one mypy run each.
+	$(BIN)/mypy functions/render/app.py
+	$(BIN)/mypy functions/related/app.py
 	$(BIN)/cfn-lint template.yaml
 
 dev: install

@@ -12,6 +12,7 @@ capacity): 1 WRU per started KB written, 1 RRU per started 4 KB read consistentl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -65,9 +66,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="tsuzuri-bench-"))
     files = generate(folder, args.posts + args.publishes)
     site = SiteConfig.from_bytes((folder / "_config.yml").read_bytes())
-    publisher = build_publisher(
-        settings, clients, site=site, environ={"TSUZURI_INDEX_WORKERS": "1"}
-    )
+    publisher = build_publisher(dataclasses.replace(settings, index_workers=1), clients, site=site)
     preload = files[: args.posts]
     # New posts are the newest, as when an editor publishes today.
     fresh = [_redate(path, day) for day, path in enumerate(files[args.posts :], start=1)]

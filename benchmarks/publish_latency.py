@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -154,7 +155,8 @@ def preload(
 ) -> tuple[list[Any], list[str], dict[str, float]]:
     """Parse every post and write its items in batches. Returns (related views, URLs,
     timings)."""
-    from tsuzuri.aws.store import _dump, _load, _member_item, _post_fields
+    from tsuzuri.aws.store import _member_item, _post_fields
+    from tsuzuri.aws.table import dump_item, load_item
     from tsuzuri.domain.keys import classify_key
     from tsuzuri.domain.post import parse_post
     from tsuzuri.related.store import RelatedStore, view_of_post_item
@@ -176,11 +178,11 @@ def preload(
         for post in posts:
             fields = _post_fields(post)
             item = {"pk": f"POST#{post.url}", "sk": "POST", **fields, "revision": 1}
-            requests.append(_dump(item))
+            requests.append(dump_item(item))
             body = zlib.compress(post.body_html.encode(), 6)
-            requests.append(_dump({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}))
+            requests.append(dump_item({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}))
             requests.append(
-                _dump(
+                dump_item(
                     {
                         "pk": f"SRC#{post.source_key}", "sk": "SRC", "url": post.url,
                         "state": "published",
@@ -192,8 +194,8 @@ def preload(
             for list_id in ["all", *(t.list_id for t in post.terms)]:
                 requests.append(_member_item(list_id, post.summary()))
                 counts[list_id] += 1
-            post_item = _dump({"pk": f"POST#{post.url}", "sk": "POST", **fields})
-            view = view_of_post_item(_load(post_item))
+            post_item = dump_item({"pk": f"POST#{post.url}", "sk": "POST", **fields})
+            view = view_of_post_item(load_item(post_item))
             if view is not None:
                 views.append(view)
             urls.append(post.url)
@@ -206,7 +208,7 @@ def preload(
             flush=True,
         )
     lists = [
-        _dump({"pk": "LISTS", "sk": i, "name": names[i], "count": n, "version": 1})
+        dump_item({"pk": "LISTS", "sk": i, "name": names[i], "count": n, "version": 1})
         for i, n in counts.items()
     ]
     store._batch_write({"PutRequest": {"Item": r}} for r in lists)
@@ -294,7 +296,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
 
         stage[0] = "theme-change rebuild"
         publisher = build_publisher(
-            settings, clients, site=site, environ={"TSUZURI_INDEX_WORKERS": "1"}
+            dataclasses.replace(settings, index_workers=1), clients, site=site
         )
         rebuild_meter = Meter()
         for client in (clients.s3, clients.dynamodb, clients.cloudfront):

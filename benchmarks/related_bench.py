@@ -320,22 +320,23 @@ def load_site(store: Any, table: str, posts: list[Post], title: str) -> None:
     (the render path would take hours for 10,000 posts on moto)."""
     import zlib
 
-    from tsuzuri.aws.store import _dump, _member_item, _post_fields
+    from tsuzuri.aws.store import _member_item, _post_fields
+    from tsuzuri.aws.table import dump_item
 
     counts: collections.Counter[str] = collections.Counter()
     requests = []
     for post in posts:
         item = {"pk": f"POST#{post.url}", "sk": "POST", **_post_fields(post), "revision": 1}
-        requests.append(_dump(item))
+        requests.append(dump_item(item))
         body = zlib.compress(post.body_html.encode(), 6)
-        requests.append(_dump({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}))
+        requests.append(dump_item({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}))
         for list_id in ["all", *(t.list_id for t in post.terms)]:
             requests.append(_member_item(list_id, post.summary()))
             counts[list_id] += 1
     names = {t.list_id: t.name for p in posts for t in p.terms} | {"all": title}
     for list_id, count in counts.items():
         requests.append(
-            _dump(
+            dump_item(
                 {"pk": "LISTS", "sk": list_id, "name": names[list_id], "count": count, "version": 1}
             )
         )
@@ -349,7 +350,7 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     speed_up_moto()  # the local stack's moto fixes (partition-local Query, fast reads)
     from moto.server import ThreadedMotoServer
     from tsuzuri.aws.clients import make_clients
-    from tsuzuri.aws.store import _load
+    from tsuzuri.aws.table import load_item
     from tsuzuri.domain.site_config import SiteConfig
     from tsuzuri.publishing.wiring import build_publisher
     from tsuzuri.related.service import RelatedService
@@ -364,7 +365,7 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     # The records are handed to the service directly: no stream to keep in memory.
     settings = provision(clients, prefix="relbench", stream=False).settings
     site = SiteConfig(url="https://bench.example.com", title="ベンチマークブログ")
-    publisher = build_publisher(settings, clients, site=site, environ={})
+    publisher = build_publisher(settings, clients, site=site)
     store = RelatedStore(clients.dynamodb, settings.table_name)
     service = RelatedService(RelatedIndex(store), publisher)
     rng = random.Random(9)
@@ -380,7 +381,7 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     load_site(store, settings.table_name, posts[:total], site.title)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    views = [view_of_post_item(_load(_post_item(post))) for post in posts[:total]]
+    views = [view_of_post_item(load_item(_post_item(post))) for post in posts[:total]]
     service.index.rebuild([v for v in views if v is not None])
     store.clear_pending(store.pending())  # the bench measures publishes, not the first build
     rebuild_s = time.perf_counter() - started
@@ -438,9 +439,10 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
 
 
 def _post_item(post: Post) -> dict[str, Any]:
-    from tsuzuri.aws.store import _dump, _post_fields
+    from tsuzuri.aws.store import _post_fields
+    from tsuzuri.aws.table import dump_item
 
-    return _dump({"pk": f"POST#{post.url}", "sk": "POST", **_post_fields(post)})
+    return dump_item({"pk": f"POST#{post.url}", "sk": "POST", **_post_fields(post)})
 
 
 def _last_invalidation(clients: Any, settings: Any) -> list[str]:

@@ -25,7 +25,8 @@ os.environ.update(
 
 from typing import TYPE_CHECKING
 
-from tsuzuri.domain.site_config import RuntimeSettings, SiteConfig
+from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.settings import Settings
 
 if TYPE_CHECKING:
     from tsuzuri.aws.clients import Clients
@@ -61,7 +62,7 @@ def clients(moto_endpoint: str) -> Clients:
 
 
 @pytest.fixture
-def stack(clients: Clients) -> RuntimeSettings:
+def stack(clients: Clients) -> Settings:
     """A fresh, uniquely named stack per test on the shared server."""
     from tsuzuri_local.provision import provision
 
@@ -82,17 +83,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def publisher(stack: RuntimeSettings, clients: Clients, clock: Clock) -> Publisher:
+def publisher(stack: Settings, clients: Clients, clock: Clock) -> Publisher:
     from tsuzuri.publishing.wiring import build_publisher
 
-    pub = build_publisher(stack, clients, site=SITE, environ={})
+    pub = build_publisher(stack, clients, site=SITE)
     pub.clock = clock
     pub.invalidator._sleep = lambda _s: None
     return pub
 
 
 @pytest.fixture
-def site(clients: Clients, stack: RuntimeSettings, publisher: Publisher) -> Site:
+def site(clients: Clients, stack: Settings, publisher: Publisher) -> Site:
     from tests.support.site import Site
 
     return Site(clients, stack, publisher)

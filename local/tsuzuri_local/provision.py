@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 from tsuzuri.aws.clients import Clients
-from tsuzuri.domain.site_config import RuntimeSettings
 from tsuzuri.errors import ConfigError
+from tsuzuri.settings import Settings
 
 from tsuzuri_local.checkout import TEMPLATE
 
@@ -111,7 +111,7 @@ def plan_from_template(template: dict[str, Any]) -> StackPlan:
 
 @dataclass(frozen=True, slots=True)
 class LocalStack:
-    settings: RuntimeSettings
+    settings: Settings
     plan: StackPlan
     queue_url: str | None = None
     queue_arn: str | None = None
@@ -179,7 +179,7 @@ def provision(
     )
     table_description = clients.dynamodb.create_table(TableName=table, **table_spec)
     distribution = create_distribution(clients.cloudfront, site, prefix)
-    settings = RuntimeSettings(
+    settings = Settings(
         source_bucket=source, site_bucket=site, table_name=table, distribution_id=distribution
     )
     stream_arn = table_description["TableDescription"].get("LatestStreamArn")

@@ -71,7 +71,7 @@ def published(request: pytest.FixtureRequest, moto_endpoint: str) -> Iterator[Pu
 
     clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
     settings = provision(clients, prefix=f"x{uuid.uuid4().hex[:12]}").settings
-    publisher = build_publisher(settings, clients, site=SITE, environ={})
+    publisher = build_publisher(settings, clients, site=SITE)
     publisher.invalidator._sleep = lambda _s: None
     posts = smoke_posts() if request.param == "smoke" else vector_posts()
     outcomes: dict[str, int] = {}

@@ -58,7 +58,7 @@ def live(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) 
         on_failure=failures.append, stop_event=stop,
         **{k: v for k, v in mapping.items() if k != "report_failures"},
     )  # fmt: skip
-    publisher = build_publisher(settings, clients, site=SITE, environ={})
+    publisher = build_publisher(settings, clients, site=SITE)
     running = Live(
         stack=stack, site=Site(clients, settings, publisher), sqs=sqs, render=render,
         pump=None,  # type: ignore[arg-type]

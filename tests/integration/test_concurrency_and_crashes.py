@@ -16,7 +16,7 @@ from tests.support.site import Site, post_text
 def test_concurrent_renders_never_lose_each_others_posts(site: Site, moto_endpoint: str) -> None:
     # A second, independent publisher: another Lambda execution environment.
     other_clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
-    other = build_publisher(site.settings, other_clients, site=SITE, environ={})
+    other = build_publisher(site.settings, other_clients, site=SITE)
     other.clock = site.publisher.clock
     keys = [f"posts/2026-01-{day:02d}-race-{day}.md" for day in range(1, 9)]
     for day, key in enumerate(keys, start=1):
@@ -55,7 +55,7 @@ def test_a_render_that_read_a_stale_list_renders_again(
     A must notice the list version moved and render again."""
     other = build_publisher(
         site.settings, make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1"),
-        site=SITE, environ={},
+        site=SITE,
     )  # fmt: skip
     other.clock = site.publisher.clock
     first, second = "posts/2026-01-01-slow.md", "posts/2026-01-02-fast.md"
@@ -121,7 +121,7 @@ def test_an_edit_that_moves_the_url_during_a_render_leaves_one_post(
     Exactly one post must be live: version 2, at its URL."""
     other = build_publisher(
         site.settings, make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1"),
-        site=SITE, environ={},
+        site=SITE,
     )  # fmt: skip
     other.clock = site.publisher.clock
     key = "posts/2026-01-05-moved.md"
@@ -160,7 +160,7 @@ def test_an_edit_that_moves_the_url_during_a_render_leaves_one_post(
 def _second_publisher(site: Site, moto_endpoint: str) -> object:
     other = build_publisher(
         site.settings, make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1"),
-        site=SITE, environ={},
+        site=SITE,
     )  # fmt: skip
     other.clock = site.publisher.clock
     return other

@@ -26,7 +26,7 @@ def published(moto_endpoint: str) -> Site:
     clients = make_clients(endpoint_url=moto_endpoint, region="ap-northeast-1")
     stack = provision(clients, prefix=f"ex{uuid.uuid4().hex[:10]}").settings
     config = SiteConfig.from_bytes((EXAMPLES / "_config.yml").read_bytes())
-    site = Site(clients, stack, build_publisher(stack, clients, site=config, environ={}))
+    site = Site(clients, stack, build_publisher(stack, clients, site=config))
     changes = []
     for path, key in content_files(EXAMPLES):
         site.upload(key, path.read_bytes())

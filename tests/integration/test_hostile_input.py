@@ -24,7 +24,7 @@ import yaml
 from tsuzuri.aws.buckets import report_key
 from tsuzuri.aws.clients import Clients
 from tsuzuri.domain.model import page_key
-from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.settings import Settings
 from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
 
 from tests.support.events import s3_record, sqs_event
@@ -65,7 +65,7 @@ def content(entry: dict[str, Any]) -> bytes:
 @dataclass
 class Harness:
     clients: Clients
-    settings: RuntimeSettings
+    settings: Settings
     handler: ModuleType
 
     def put(self, key: str, body: bytes) -> None:

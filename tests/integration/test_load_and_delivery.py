@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tsuzuri.related.wiring import settings_from_env
+from tsuzuri.related.wiring import related_settings
+from tsuzuri.settings import related_overrides
 
 from tests.integration.test_related_function import (
     SITE,
@@ -28,7 +29,8 @@ BASE = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
 
 
 def as_related(live: Live) -> Related:
-    return Related(None, live.stream, live.site, settings_from_env(os.environ))  # type: ignore[arg-type]
+    settings = related_settings(None, related_overrides(os.environ))
+    return Related(None, live.stream, live.site, settings)  # type: ignore[arg-type]
 
 
 def corpus(count: int, seed: int) -> list[tuple[str, str, str, list[str]]]:

@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 from tsuzuri.aws.buckets import report_key
 from tsuzuri.aws.clients import Clients
-from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.settings import Settings
 from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
 
 from tests.support.events import s3_record, sqs_event
@@ -24,7 +24,7 @@ LEAKS = ("Traceback", 'File "', "site-packages", "tsuzuri/", '.py"')
 
 @pytest.fixture
 def handler(
-    monkeypatch: pytest.MonkeyPatch, stack: RuntimeSettings, moto_endpoint: str
+    monkeypatch: pytest.MonkeyPatch, stack: Settings, moto_endpoint: str
 ) -> Iterator[tuple[ModuleType, io.StringIO]]:
     for name, value in {
         "SOURCE_BUCKET": stack.source_bucket,
@@ -54,13 +54,13 @@ def handler(
     module.service.cache_clear()
 
 
-def _deliver(module: ModuleType, stack: RuntimeSettings, *keys: str) -> dict[str, object]:
+def _deliver(module: ModuleType, stack: Settings, *keys: str) -> dict[str, object]:
     event = sqs_event(*[[s3_record(stack.source_bucket, k)] for k in keys])
     return module.lambda_handler(event, LambdaContext("tsuzuri-render"))  # type: ignore[no-any-return]
 
 
 def test_logs_and_reports_never_hold_a_body(
-    handler: tuple[ModuleType, io.StringIO], clients: Clients, stack: RuntimeSettings
+    handler: tuple[ModuleType, io.StringIO], clients: Clients, stack: Settings
 ) -> None:
     module, logged = handler
     body = f"{MARKER}\n\n## 見出し\n\n{MARKER}\n"
@@ -91,7 +91,7 @@ def test_logs_and_reports_never_hold_a_body(
 def test_an_unexpected_error_is_logged_without_the_body_and_reported_for_retry(
     handler: tuple[ModuleType, io.StringIO],
     clients: Clients,
-    stack: RuntimeSettings,
+    stack: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     module, logged = handler

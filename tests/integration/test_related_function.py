@@ -23,11 +23,12 @@ from tsuzuri.aws.clients import Clients
 from tsuzuri.aws.dynamo_types import deserialize
 from tsuzuri.domain.model import page_key
 from tsuzuri.domain.relatedness import RelatedSettings, recompute_all
-from tsuzuri.domain.site_config import RuntimeSettings, SiteConfig
+from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.publishing.publisher import Change
 from tsuzuri.publishing.wiring import build_publisher
 from tsuzuri.related.store import _state_from_item, view_of_post_item
-from tsuzuri.related.wiring import settings_from_env
+from tsuzuri.related.wiring import related_settings
+from tsuzuri.settings import Settings, related_overrides
 from tsuzuri_local.checkout import RELATED_HANDLER
 from tsuzuri_local.devstack.pumps import StreamPump, related_mapping
 from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
@@ -142,7 +143,7 @@ def partition_queries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def related(
     monkeypatch: pytest.MonkeyPatch,
-    stack: RuntimeSettings,
+    stack: Settings,
     clients: Clients,
     clock: Any,
     moto_endpoint: str,
@@ -170,10 +171,10 @@ def related(
     streams = botocore.session.get_session().create_client(
         "dynamodbstreams", region_name="ap-northeast-1", endpoint_url=moto_endpoint
     )
-    publisher = build_publisher(stack, clients, site=SITE, environ={})
+    publisher = build_publisher(stack, clients, site=SITE)
     publisher.clock = clock
     site = Site(clients, stack, publisher)
-    result = Related(module, None, site, settings_from_env(os.environ))  # type: ignore[arg-type]
+    result = Related(module, None, site, related_settings(None, related_overrides(os.environ)))  # type: ignore[arg-type]
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result.events.append(event)
@@ -855,7 +856,7 @@ def test_new_related_weights_in_the_config_are_applied_from_the_stream(
     publish_days(site, 9, 7, lambda day: "[AWS, Lambda]" if day % 2 else "[AWS, Python]")
     related.drain()
     assert max(len(urls) for urls, _s, _c in stored_lists(related).values()) > 2
-    related.module.service()  # a warm instance, built with the old settings
+    assert related.module.service().service  # a warm instance, built with the old settings
     monkeypatch.setattr(related_service, "PAGES_PER_BATCH", 3)
     invocations = related.pump.invocations
 
@@ -954,7 +955,7 @@ def test_the_local_stack_indexes_an_initial_load_in_bulk_then_follows_the_stream
 
 
 def test_the_pump_reads_a_long_backlog_a_page_at_a_time_and_stops_when_told(
-    clients: Clients, stack: RuntimeSettings, moto_endpoint: str
+    clients: Clients, stack: Settings, moto_endpoint: str
 ) -> None:
     """Past 1,000 records the stream is read in pages: records the filter drops (a bulk
     rebuild writes thousands of its own) are read past, the posts among them delivered,

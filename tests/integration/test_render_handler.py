@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tsuzuri.aws.clients import Clients
-from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.settings import Settings
 from tsuzuri_local.devstack.runtime import LambdaContext, load_handler
 
 from tests.support.events import load_event, s3_record, sqs_event
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def handler(
-    monkeypatch: pytest.MonkeyPatch, stack: RuntimeSettings, moto_endpoint: str
+    monkeypatch: pytest.MonkeyPatch, stack: Settings, moto_endpoint: str
 ) -> Iterator[ModuleType]:
     monkeypatch.setenv("SOURCE_BUCKET", stack.source_bucket)
     monkeypatch.setenv("SITE_BUCKET", stack.site_bucket)
@@ -34,11 +34,11 @@ def handler(
     module.service.cache_clear()
 
 
-def _put(clients: Clients, stack: RuntimeSettings, key: str, text: str) -> None:
+def _put(clients: Clients, stack: Settings, key: str, text: str) -> None:
     clients.s3.put_object(Bucket=stack.source_bucket, Key=key, Body=text.encode())
 
 
-def _page(clients: Clients, stack: RuntimeSettings, key: str) -> str | None:
+def _page(clients: Clients, stack: Settings, key: str) -> str | None:
     try:
         obj = clients.s3.get_object(Bucket=stack.site_bucket, Key=key)
     except clients.s3.exceptions.NoSuchKey:
@@ -51,7 +51,7 @@ def _invoke(handler: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_sqs_wrapped_event_with_url_encoded_japanese_key(
-    handler: ModuleType, clients: Clients, stack: RuntimeSettings
+    handler: ModuleType, clients: Clients, stack: Settings
 ) -> None:
     key = "posts/2025-11-03-生成AIの基礎 入門.md"
     _put(
@@ -73,7 +73,7 @@ def test_sqs_wrapped_event_with_url_encoded_japanese_key(
 
 
 def test_direct_s3_event_and_delete_marker(
-    handler: ModuleType, clients: Clients, stack: RuntimeSettings
+    handler: ModuleType, clients: Clients, stack: Settings
 ) -> None:
     key = "posts/2026-02-11-direct.md"
     _put(clients, stack, key, post_text("直接"))
@@ -94,7 +94,7 @@ def test_direct_s3_event_and_delete_marker(
 
 
 def test_multi_record_batch_with_duplicates_and_reordering(
-    handler: ModuleType, clients: Clients, stack: RuntimeSettings
+    handler: ModuleType, clients: Clients, stack: Settings
 ) -> None:
     keys = [f"posts/2026-01-0{i}-batch-{i}.md" for i in range(1, 5)]
     for i, key in enumerate(keys, start=1):
@@ -119,13 +119,13 @@ def test_multi_record_batch_with_duplicates_and_reordering(
     assert invalidations["InvalidationList"]["Quantity"] == 1, "one invalidation per batch"
 
 
-def test_s3_test_event_is_ignored(handler: ModuleType, stack: RuntimeSettings) -> None:
+def test_s3_test_event_is_ignored(handler: ModuleType, stack: Settings) -> None:
     event = load_event("sqs_s3_test_event", SOURCE_BUCKET=stack.source_bucket)
     assert _invoke(handler, event) == {"batchItemFailures": []}
 
 
 def test_rejected_post_is_not_retried(
-    handler: ModuleType, clients: Clients, stack: RuntimeSettings
+    handler: ModuleType, clients: Clients, stack: Settings
 ) -> None:
     key = "posts/2026-02-20-bad.md"
     _put(clients, stack, key, "no front matter at all")
@@ -136,7 +136,7 @@ def test_rejected_post_is_not_retried(
 
 
 def test_platform_failure_reports_the_message_for_retry(
-    handler: ModuleType, clients: Clients, stack: RuntimeSettings, monkeypatch: pytest.MonkeyPatch
+    handler: ModuleType, clients: Clients, stack: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = "posts/2026-02-21-retry.md"
     _put(clients, stack, key, post_text("再試行"))

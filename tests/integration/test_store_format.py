@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from tsuzuri.aws.clients import Clients
 from tsuzuri.aws.store import PostStore
 from tsuzuri.domain.model import PostSummary
-from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.settings import Settings
 
 
 def test_membership_round_trips_through_one_card_attribute(
-    clients: Clients, stack: RuntimeSettings
+    clients: Clients, stack: Settings
 ) -> None:
     store = PostStore(clients.dynamodb, stack.table_name)
     summary = PostSummary(
@@ -39,7 +39,7 @@ def test_membership_round_trips_through_one_card_attribute(
 
 
 def test_membership_written_before_the_card_format_still_reads(
-    clients: Clients, stack: RuntimeSettings
+    clients: Clients, stack: Settings
 ) -> None:
     store = PostStore(clients.dynamodb, stack.table_name)
     clients.dynamodb.put_item(

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsuzuri.aws.clients import Clients
-from tsuzuri.domain.site_config import RuntimeSettings
 from tsuzuri.publishing.rebuild import RebuildRequest, config_requests
 from tsuzuri.publishing.wiring import build_publisher
+from tsuzuri.settings import Settings
 
 from tests.support.site import post_text
 
@@ -40,7 +40,7 @@ def _seed(site: Site) -> None:
 
 
 def test_an_override_and_its_partial_re_render_the_site_and_survive_a_cold_start(
-    site: Site, clients: Clients, stack: RuntimeSettings
+    site: Site, clients: Clients, stack: Settings
 ) -> None:
     _seed(site)
     first = site.publish("theme/cta.html.j2", CTA)
@@ -55,13 +55,13 @@ def test_an_override_and_its_partial_re_render_the_site_and_survive_a_cold_start
     assert 'class="cta"' not in (site.page("/") or "")  # list pages keep the packaged layout
 
     # A cold start reads the accepted set from the table.
-    cold = build_publisher(stack, clients, site=site.publisher.site, environ={})
+    cold = build_publisher(stack, clients, site=site.publisher.site)
     assert cold.theme_overrides == {"cta.html.j2": CTA, "post.html.j2": CTA_POST}
     assert cold.theme_fingerprint == site.publisher.theme_fingerprint
 
 
 def test_a_broken_override_is_reported_and_the_site_keeps_the_last_valid_theme(
-    site: Site, clients: Clients, stack: RuntimeSettings
+    site: Site, clients: Clients, stack: Settings
 ) -> None:
     _seed(site)
     site.publish("theme/cta.html.j2", CTA)
@@ -88,7 +88,7 @@ def test_a_broken_override_is_reported_and_the_site_keeps_the_last_valid_theme(
     assert site.page(POST_URL) != before  # its neighbour link changed, with the CTA kept
     assert 'class="cta"' in (site.page(POST_URL) or "")
     assert 'class="cta"' in (site.page("/2026/02/13/next/") or "")
-    cold = build_publisher(stack, clients, site=site.publisher.site, environ={})
+    cold = build_publisher(stack, clients, site=site.publisher.site)
     assert cold.theme_overrides == {"cta.html.j2": CTA, "post.html.j2": CTA_POST}
 
 
@@ -117,24 +117,24 @@ def test_deleting_an_override_restores_the_packaged_template(site: Site) -> None
 
 
 def test_a_warm_instance_notices_a_config_or_theme_another_instance_accepted(
-    site: Site, stack: RuntimeSettings
+    site: Site, stack: Settings
 ) -> None:
     """Every function instance renders with the accepted _config.yml and theme: one that
     was warm when another accepted newer ones can tell, and a new one loads them."""
 
-    warm = build_publisher(stack, site.clients, environ={})
+    warm = build_publisher(stack, site.clients)
     assert warm.settings_are_current()
     site.upload("_config.yml", "title: 別の名前\n")
     site.publisher.process([site.change("_config.yml")])
     assert not warm.settings_are_current()
-    fresh = build_publisher(stack, site.clients, environ={})
+    fresh = build_publisher(stack, site.clients)
     assert fresh.settings_are_current()
     assert fresh.site.title == "別の名前"
     # A newer file in the bucket is not the site's config until it has been accepted.
     site.upload("_config.yml", "title: まだ処理していない\n")
-    assert build_publisher(stack, site.clients, environ={}).site.title == "別の名前"
+    assert build_publisher(stack, site.clients).site.title == "別の名前"
 
     site.upload("theme/cta.html.j2", CTA)
     site.publisher.process([site.change("theme/cta.html.j2")])
     assert not fresh.settings_are_current()
-    assert build_publisher(stack, site.clients, environ={}).settings_are_current()
+    assert build_publisher(stack, site.clients).settings_are_current()

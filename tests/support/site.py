@@ -8,8 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from tsuzuri.aws.clients import Clients
 from tsuzuri.domain.model import page_key
-from tsuzuri.domain.site_config import RuntimeSettings
 from tsuzuri.publishing.publisher import BatchResult, Change, Publisher
+from tsuzuri.settings import Settings
 
 
 def post_text(title: str, date: str = "2026-02-11 20:59:09 +0000", *, body: str = "本文です。",
@@ -26,7 +26,7 @@ def post_text(title: str, date: str = "2026-02-11 20:59:09 +0000", *, body: str 
 
 
 class Site:
-    def __init__(self, clients: Clients, settings: RuntimeSettings, publisher: Publisher):
+    def __init__(self, clients: Clients, settings: Settings, publisher: Publisher):
         self.clients = clients
         self.settings = settings
         self.publisher = publisher

@@ -20,7 +20,6 @@ def test_the_deployment_variables_are_read() -> None:
             "TSUZURI_INDEX_WORKERS": "4",
             "TSUZURI_SITE_TITLE": "ブログ",
             "TSUZURI_RELATED_COUNT": "7",
-            "TSUZURI_THEME_DIR": "/opt/theme",
             "UNRELATED": "x",
         }
     )
@@ -35,7 +34,6 @@ def test_the_deployment_variables_are_read() -> None:
         index_workers=4,
         site_overrides={"TSUZURI_SITE_TITLE": "ブログ"},
         related_overrides={"count": 7},
-        theme_dir="/opt/theme",
     )
 
 

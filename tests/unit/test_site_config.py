@@ -12,8 +12,9 @@ from tsuzuri.domain.model import Page, Term
 from tsuzuri.domain.page import default_page_url, parse_page
 from tsuzuri.domain.site_config import NavLink, SiteConfig
 from tsuzuri.errors import ConfigError
-from tsuzuri.related.wiring import settings_from_env
+from tsuzuri.related.wiring import related_settings
 from tsuzuri.rendering.theme import Theme
+from tsuzuri.settings import related_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "templates"
@@ -74,9 +75,10 @@ def test_every_key_is_read() -> None:
     assert site.category_descriptions == {"AI最新ニュース": "生成AIの最新動向"}
     assert site.related == {"count": 4, "window": 3}
     assert site.extra["consulting_url"] == "https://example.com/contact"
-    related = settings_from_env({}, site.related)
+    related = related_settings(site.related)
     assert (related.count, related.window) == (4, 3)
-    assert settings_from_env({"TSUZURI_RELATED_COUNT": "8"}, site.related).count == 8
+    overrides = related_overrides({"TSUZURI_RELATED_COUNT": "8"})
+    assert related_settings(site.related, overrides).count == 8
 
 
 @pytest.mark.parametrize(

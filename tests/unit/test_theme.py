@@ -23,7 +23,7 @@ from tsuzuri.errors import ConfigError
 from tsuzuri.markdown.render import Heading
 from tsuzuri.rendering.assets import style_source
 from tsuzuri.rendering.seo import json_for_script
-from tsuzuri.rendering.theme import THEME_DIR_ENV, Theme, build_toc, content_security_policy
+from tsuzuri.rendering.theme import Theme, build_toc, content_security_policy
 
 JST = ZoneInfo("Asia/Tokyo")
 BASE = "https://blog.example.jp"
@@ -924,26 +924,12 @@ def test_an_inline_stylesheet_that_could_close_its_element_is_refused(
         Theme(site, templates_dir=templates)
 
 
-def test_templates_dir_from_environment(
-    tmp_path: Path, site: SiteConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    templates = tmp_path / "custom"
-    shutil.copytree(REPO_TEMPLATES, templates)
-    (templates / "404.html.j2").write_text("custom 404 {{ site.title }}", encoding="utf-8")
-    monkeypatch.setenv(THEME_DIR_ENV, str(templates))
+def test_templates_dir_default_is_repo_templates(site: SiteConfig) -> None:
     theme = Theme(site)
-    assert theme.templates_dir == templates
-    assert theme.render_not_found() == "custom 404 つづりの技術ブログ"
-
-
-def test_templates_dir_default_is_repo_templates(
-    site: SiteConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(THEME_DIR_ENV, raising=False)
-    theme = Theme(site)
+    package = Path(sys.modules["tsuzuri"].__file__ or "").parent
     assert theme.templates_dir.resolve() in {
         REPO_TEMPLATES.resolve(),
-        (Path(sys.modules[Theme.__module__].__file__ or "").parent / "theme").resolve(),
+        (package / "theme").resolve(),  # the Lambda layer's copy
     }
     assert "<!DOCTYPE html>" in theme.render_not_found()
 

@@ -46,8 +46,6 @@ class Settings:
     site_overrides: Mapping[str, str] = field(default_factory=dict)
     # TSUZURI_RELATED_* variables, by RelatedSettings field name.
     related_overrides: Mapping[str, int] = field(default_factory=dict)
-    # A theme folder of the operator's own instead of the packaged one.
-    theme_dir: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,11 +54,7 @@ class Settings:
         workers = _positive_int(env, "TSUZURI_INDEX_WORKERS", problems, DEFAULT_INDEX_WORKERS)
         if workers > MAX_INDEX_WORKERS:
             problems.append(f"TSUZURI_INDEX_WORKERS must be at most {MAX_INDEX_WORKERS}")
-        related = {
-            field_name: _positive_int(env, name, problems, 0)
-            for name, field_name in RELATED_OVERRIDES.items()
-            if env.get(name)
-        }
+        related = _related_overrides(env, problems)
         if problems:
             raise ConfigError("environment: " + "; ".join(problems))
         return cls(
@@ -74,8 +68,25 @@ class Settings:
             index_workers=workers,
             site_overrides={k: v for k, v in env.items() if k.startswith(SITE_OVERRIDE_PREFIX)},
             related_overrides=related,
-            theme_dir=env.get("TSUZURI_THEME_DIR") or None,
         )
+
+
+def related_overrides(environ: Mapping[str, str]) -> dict[str, int]:
+    """The ``TSUZURI_RELATED_*`` part of an environment alone (what a test or a tool that
+    has no buckets to name needs)."""
+    problems: list[str] = []
+    overrides = _related_overrides(environ, problems)
+    if problems:
+        raise ConfigError("environment: " + "; ".join(problems))
+    return overrides
+
+
+def _related_overrides(env: Mapping[str, str], problems: list[str]) -> dict[str, int]:
+    return {
+        field_name: _positive_int(env, name, problems, 0)
+        for name, field_name in RELATED_OVERRIDES.items()
+        if env.get(name)
+    }
 
 
 def _positive_int(env: Mapping[str, str], name: str, problems: list[str], default: int) -> int:

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
-from tsuzuri.domain.site_config import RuntimeSettings
+from tsuzuri.settings import Settings
 
 from tsuzuri_local.checkout import RENDER_HANDLER
 
@@ -45,7 +45,7 @@ class LambdaContext:
 
 
 def handler_environment(
-    settings: RuntimeSettings,
+    settings: Settings,
     endpoint: str,
     *,
     log_level: str = "ERROR",

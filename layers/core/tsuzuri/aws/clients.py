@@ -3,7 +3,6 @@ injected: handlers, the local stack and tests pass them in, nothing creates its 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +19,15 @@ class Clients:
 def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> Clients:
     """botocore clients (the same clients boto3 hands out, without importing boto3:
     ~100 ms of every cold start) with standard retries. ``endpoint_url`` points them
-    at moto."""
+    at moto; without ``region``, botocore's own lookup (``AWS_DEFAULT_REGION``, which
+    Lambda sets) applies."""
     import botocore.session
     from botocore.config import Config
 
     config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
     session = botocore.session.get_session()
     options = {
-        "region_name": region or os.environ.get("AWS_REGION"),
+        "region_name": region,
         "endpoint_url": endpoint_url,
         "config": config,
     }

@@ -30,30 +30,28 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from tsuzuri.aws.calls import call, error_code
-from tsuzuri.aws.dynamo_types import deserialize, serialize
+from tsuzuri.aws.calls import error_code
+from tsuzuri.aws.dynamo_types import serialize
+from tsuzuri.aws.table import Table, dump_item, load_item
 from tsuzuri.domain.model import Page, PageEntry, Post, PostSummary, Term
+from tsuzuri.domain.site_config import RecordedFingerprint
 from tsuzuri.errors import TransientError, UrlCollision
 from tsuzuri.markdown.render import Heading
 
-_THROTTLING = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "TransactionInProgressException",
-}
+# What a source key last became. A rejected file records nothing: the key keeps what
+# its last good version became, and the site keeps showing that.
+SourceState = Literal["published", "unpublished", "hidden"]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
     key: str
     url: str | None
-    state: str  # published | unpublished | rejected | hidden
+    state: SourceState
     sequencer: str | None
 
 
@@ -73,14 +71,6 @@ class StoredPost:
     related: tuple[PostSummary, ...]
 
 
-def _dump(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: serialize(v) for k, v in item.items() if v is not None}
-
-
-def _load(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: deserialize(v) for k, v in item.items()}
-
-
 def sequencer_newer(candidate: str, current: str) -> bool:
     """S3 sequencers compare as hex strings once right-padded to the same length."""
     width = max(len(candidate), len(current))
@@ -89,19 +79,20 @@ def sequencer_newer(candidate: str, current: str) -> bool:
 
 class PostStore:
     def __init__(self, client: Any, table_name: str):
-        self._db = client
-        self._table = table_name
+        self.table = Table(client, table_name)
 
     # -- source records ---------------------------------------------------------
     def get_source(self, key: str) -> SourceRecord | None:
-        item = self._get(f"SRC#{key}", "SRC")
+        item = self.table.get(f"SRC#{key}", "SRC")
         if item is None:
             return None
         return SourceRecord(
             key=key, url=item.get("url"), state=item["state"], sequencer=item.get("sequencer")
         )
 
-    def put_source(self, key: str, *, url: str | None, state: str, sequencer: str | None) -> None:
+    def put_source(
+        self, key: str, *, url: str | None, state: SourceState, sequencer: str | None
+    ) -> None:
         """Record what ``key`` became, refusing to go back to an older sequencer."""
         item = {
             "pk": f"SRC#{key}",
@@ -118,7 +109,7 @@ class PostStore:
                 "ExpressionAttributeValues": {":seq": {"S": sequencer}},
             }
         try:
-            self._call("put_item", TableName=self._table, Item=_dump(item), **kwargs)
+            self.table.call("put_item", TableName=self.table.name, Item=dump_item(item), **kwargs)
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -127,7 +118,7 @@ class PostStore:
     # -- posts ------------------------------------------------------------------
     def get_post(self, url: str) -> StoredPost | None:
         """The post, its body and its related list: one query over the post's partition."""
-        items = {item["sk"]: item for item in self._query(f"POST#{url}", forward=True)}
+        items = {item["sk"]: item for item in self.table.query(f"POST#{url}", forward=True)}
         post_item = items.get("POST")
         if post_item is None:
             return None
@@ -135,25 +126,27 @@ class PostStore:
         if "BODY" in items:
             body = zlib.decompress(bytes(items["BODY"]["html"])).decode("utf-8")
         related = items.get("RELATED", {}).get("posts", [])
-        return _post_from_item(post_item, body, related)
+        return post_from_item(post_item, body, related)
 
     def put_related(self, url: str, related: Sequence[PostSummary]) -> bool:
         """Store a post's related list (kept out of the POST item so that the stream
         filter on ``sk = POST`` never hears the related-posts function's own writes).
         Returns False when the list was already exactly this."""
-        item = _dump(
+        item = dump_item(
             {
                 "pk": f"POST#{url}",
                 "sk": "RELATED",
-                "posts": [_summary_fields(r) for r in related],
+                "posts": [summary_fields(r) for r in related],
             }
         )
-        response = self._call("put_item", TableName=self._table, Item=item, ReturnValues="ALL_OLD")
+        response = self.table.call(
+            "put_item", TableName=self.table.name, Item=item, ReturnValues="ALL_OLD"
+        )
         old = response.get("Attributes")
-        return not old or _load(old) != _load(item)
+        return not old or load_item(old) != load_item(item)
 
     def get_post_owner(self, url: str) -> str | None:
-        item = self._get(f"POST#{url}", "POST", projection="source_key")
+        item = self.table.get(f"POST#{url}", "POST", projection="source_key")
         return None if item is None else str(item["source_key"])
 
     def claim_and_put_post(self, post: Post) -> None:
@@ -173,9 +166,9 @@ class PostStore:
         names["#revision"] = "revision"
         names["#source_key"] = "source_key"
         try:
-            self._call(
+            self.table.call(
                 "update_item",
-                TableName=self._table,
+                TableName=self.table.name,
                 Key=key,
                 UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(pk) OR #source_key = :key",
@@ -191,17 +184,17 @@ class PostStore:
                 hint="change the slug in the filename, the date, or set a permalink",
             ) from None
         body = zlib.compress(post.body_html.encode("utf-8"), 6)
-        self._call(
+        self.table.call(
             "put_item",
-            TableName=self._table,
-            Item=_dump({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}),
+            TableName=self.table.name,
+            Item=dump_item({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}),
         )
 
     def delete_post(self, url: str, source_key: str) -> None:
         try:
-            self._call(
+            self.table.call(
                 "delete_item",
-                TableName=self._table,
+                TableName=self.table.name,
                 Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "POST"}},
                 ConditionExpression="attribute_not_exists(pk) OR source_key = :key",
                 ExpressionAttributeValues={":key": {"S": source_key}},
@@ -210,19 +203,19 @@ class PostStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return  # someone else owns that URL now: leave it alone
-        self._call(
+        self.table.call(
             "delete_item",
-            TableName=self._table,
+            TableName=self.table.name,
             Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "BODY"}},
         )
 
     # -- static pages -----------------------------------------------------------
     def get_page_owner(self, url: str) -> str | None:
-        item = self._get(f"PAGE#{url}", "PAGE", projection="source_key")
+        item = self.table.get(f"PAGE#{url}", "PAGE", projection="source_key")
         return None if item is None else str(item["source_key"])
 
     def get_page(self, url: str) -> Page | None:
-        item = self._get(f"PAGE#{url}", "PAGE")
+        item = self.table.get(f"PAGE#{url}", "PAGE")
         return None if item is None else _page_from_item(item)
 
     def claim_and_put_page(self, page: Page) -> None:
@@ -233,11 +226,11 @@ class PostStore:
                 f"{page.url} is already the URL of the post {owner}",
                 hint="set another permalink in the page's front matter",
             )
-        item = _dump({"pk": f"PAGE#{page.url}", "sk": "PAGE", **_page_fields(page)})
+        item = dump_item({"pk": f"PAGE#{page.url}", "sk": "PAGE", **_page_fields(page)})
         try:
-            self._call(
+            self.table.call(
                 "put_item",
-                TableName=self._table,
+                TableName=self.table.name,
                 Item=item,
                 ConditionExpression="attribute_not_exists(pk) OR source_key = :key",
                 ExpressionAttributeValues={":key": {"S": page.source_key}},
@@ -258,14 +251,14 @@ class PostStore:
             "lastmod": page.last_modified_at.isoformat() if page.last_modified_at else None,
             "in_sitemap": page.in_sitemap,
         }
-        self._call("put_item", TableName=self._table, Item=_dump(entry))
+        self.table.call("put_item", TableName=self.table.name, Item=dump_item(entry))
 
     def delete_page(self, url: str, source_key: str) -> bool:
         """Remove the page if ``source_key`` still owns it; False when it did not."""
         try:
-            self._call(
+            self.table.call(
                 "delete_item",
-                TableName=self._table,
+                TableName=self.table.name,
                 Key={"pk": {"S": f"PAGE#{url}"}, "sk": {"S": "PAGE"}},
                 ConditionExpression="source_key = :key",
                 ExpressionAttributeValues={":key": {"S": source_key}},
@@ -274,8 +267,8 @@ class PostStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return False
-        self._call(
-            "delete_item", TableName=self._table, Key={"pk": {"S": "PAGES"}, "sk": {"S": url}}
+        self.table.call(
+            "delete_item", TableName=self.table.name, Key={"pk": {"S": "PAGES"}, "sk": {"S": url}}
         )
         return True
 
@@ -288,29 +281,30 @@ class PostStore:
                 lastmod=datetime.fromisoformat(item["lastmod"]) if item.get("lastmod") else None,
                 in_sitemap=bool(item.get("in_sitemap", True)),
             )
-            for item in self._query("PAGES", forward=True)
+            for item in self.table.query("PAGES", forward=True)
         ]
 
     # -- the site config the site was last rendered with -------------------------
-    def get_site_config(self) -> tuple[str, bytes, str] | None:
+    def get_site_config(self) -> tuple[str, bytes, RecordedFingerprint] | None:
         """(source name, bytes, fingerprint) of the last valid ``_config.yml``."""
-        item = self._get("SITE", "CONFIG")
+        item = self.table.get("SITE", "CONFIG")
         if item is None:
             return None
-        return str(item["name"]), bytes(item["body"]), str(item["fingerprint"])
+        fingerprint = RecordedFingerprint.parse(str(item["fingerprint"]))
+        return str(item["name"]), bytes(item["body"]), fingerprint
 
-    def put_site_config(self, name: str, body: bytes, fingerprint: str) -> None:
+    def put_site_config(self, name: str, body: bytes, fingerprint: RecordedFingerprint) -> None:
         item = {"pk": "SITE", "sk": "CONFIG", "name": name, "body": body}
-        item["fingerprint"] = fingerprint
-        self._call("put_item", TableName=self._table, Item=_dump(item))
+        item["fingerprint"] = fingerprint.encode()
+        self.table.call("put_item", TableName=self.table.name, Item=dump_item(item))
 
-    def site_fingerprints(self) -> tuple[str | None, str | None]:
+    def site_fingerprints(self) -> tuple[RecordedFingerprint | None, str | None]:
         """The recorded (config, theme) fingerprints, in one small read: how a warm
         function tells that another instance has accepted a newer ``_config.yml`` or
         ``theme/`` set since it loaded its own."""
-        response = self._call(
+        response = self.table.call(
             "query",
-            TableName=self._table,
+            TableName=self.table.name,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": "SITE"}},
             ProjectionExpression="sk, fingerprint",
@@ -321,12 +315,16 @@ class PostStore:
             for item in response.get("Items", [])
             if "fingerprint" in item
         }
-        return found.get("CONFIG"), found.get("THEME")
+        config = found.get("CONFIG")
+        return (
+            None if config is None else RecordedFingerprint.parse(config),
+            found.get("THEME"),
+        )
 
     # -- the accepted theme overrides (theme/*.j2) ---------------------------------
     def get_theme(self) -> tuple[dict[str, str], int]:
         """(template name -> source, version) of the last valid override set."""
-        item = self._get("SITE", "THEME")
+        item = self.table.get("SITE", "THEME")
         if item is None:
             return {}, 0
         templates = item.get("templates") or {}
@@ -342,10 +340,10 @@ class PostStore:
             "version": version + 1,
         }
         try:
-            self._call(
+            self.table.call(
                 "put_item",
-                TableName=self._table,
-                Item=_dump(item),
+                TableName=self.table.name,
+                Item=dump_item(item),
                 ConditionExpression="attribute_not_exists(pk) OR version = :v",
                 ExpressionAttributeValues={":v": serialize(version)},
             )
@@ -363,11 +361,17 @@ class PostStore:
         and one that read it after sees the membership. No transaction is needed.
         """
         member = _member_item(list_id, summary)
-        response = self._call(
-            "put_item", TableName=self._table, Item=member, ReturnValues="ALL_OLD"
+        response = self.table.call(
+            "put_item", TableName=self.table.name, Item=member, ReturnValues="ALL_OLD"
         )
         old = response.get("Attributes")
-        status = "added" if not old else "unchanged" if _load(old) == _load(member) else "updated"
+        status = (
+            "added"
+            if not old
+            else "unchanged"
+            if load_item(old) == load_item(member)
+            else "updated"
+        )
         self._bump(list_id, name)  # even when unchanged: a retry must not skip it
         return status
 
@@ -375,9 +379,9 @@ class PostStore:
         return {list_id: self.add_member(list_id, name, summary) for list_id, name in lists.items()}
 
     def remove_member(self, list_id: str, name: str, sort_key: str) -> bool:
-        response = self._call(
+        response = self.table.call(
             "delete_item",
-            TableName=self._table,
+            TableName=self.table.name,
             Key={"pk": {"S": f"L#{list_id}"}, "sk": {"S": sort_key}},
             ReturnValues="ALL_OLD",
         )
@@ -385,9 +389,9 @@ class PostStore:
         return bool(response.get("Attributes"))
 
     def _bump(self, list_id: str, name: str) -> None:
-        self._call(
+        self.table.call(
             "update_item",
-            TableName=self._table,
+            TableName=self.table.name,
             Key={"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
             UpdateExpression="SET #name = :name ADD #version :one",
             ExpressionAttributeNames={"#name": "name", "#version": "version"},
@@ -398,9 +402,9 @@ class PostStore:
         """Record a list's size as counted by a render, unless a newer change raced it
         (that change's own render will count again)."""
         try:
-            self._call(
+            self.table.call(
                 "update_item",
-                TableName=self._table,
+                TableName=self.table.name,
                 Key={"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
                 UpdateExpression="SET #count = :count",
                 ConditionExpression="#version = :seen",
@@ -416,7 +420,9 @@ class PostStore:
 
     def list_members(self, list_id: str) -> list[PostSummary]:
         """Every member, newest first. Consistent, so a render sees its own writes."""
-        return [_summary_from_item(item) for item in self._query(f"L#{list_id}", forward=False)]
+        return [
+            _summary_from_item(item) for item in self.table.query(f"L#{list_id}", forward=False)
+        ]
 
     def adjacent(
         self, list_id: str, sort_key: str
@@ -424,10 +430,12 @@ class PostStore:
         """The members just older and just newer than the member at ``sort_key``, read
         with two one-item queries instead of the whole list; None when it is not a member."""
         pk = {":pk": {"S": f"L#{list_id}"}, ":sk": {"S": sort_key}}
-        here_and_newer = list(self._query_raw("pk = :pk AND sk >= :sk", pk, forward=True, limit=2))
+        here_and_newer = list(
+            self.table.query_raw("pk = :pk AND sk >= :sk", pk, forward=True, limit=2)
+        )
         if not here_and_newer or here_and_newer[0]["sk"] != sort_key:
             return None
-        older = list(self._query_raw("pk = :pk AND sk < :sk", pk, forward=False, limit=1))
+        older = list(self.table.query_raw("pk = :pk AND sk < :sk", pk, forward=False, limit=1))
         return (
             _summary_from_item(older[0]) if older else None,
             _summary_from_item(here_and_newer[1]) if len(here_and_newer) > 1 else None,
@@ -439,14 +447,14 @@ class PostStore:
         if prefix:
             condition += " AND begins_with(sk, :prefix)"
             values[":prefix"] = {"S": prefix}
-        return [_list_info(item) for item in self._query_raw(condition, values, forward=True)]
+        return [_list_info(item) for item in self.table.query_raw(condition, values, forward=True)]
 
     def list_versions(self, list_ids: Iterable[str]) -> dict[str, int]:
         ids = sorted(set(list_ids))
         versions = dict.fromkeys(ids, 0)
         for chunk in _chunks(ids, 100):
             request = {
-                self._table: {
+                self.table.name: {
                     "Keys": [{"pk": {"S": "LISTS"}, "sk": {"S": i}} for i in chunk],
                     "ConsistentRead": True,
                     "ProjectionExpression": "sk, #version",
@@ -454,79 +462,33 @@ class PostStore:
                 }
             }
             while request:
-                response = self._call("batch_get_item", RequestItems=request)
-                for raw in response["Responses"].get(self._table, []):
-                    item = _load(raw)
+                response = self.table.call("batch_get_item", RequestItems=request)
+                for raw in response["Responses"].get(self.table.name, []):
+                    item = load_item(raw)
                     versions[item["sk"]] = int(item.get("version", 0))
                 request = response.get("UnprocessedKeys") or {}
         return versions
 
     # -- invalidation outbox ----------------------------------------------------
     def save_outbox(self, reference: str, paths: Sequence[str]) -> None:
-        self._call(
+        self.table.call(
             "put_item",
-            TableName=self._table,
-            Item=_dump({"pk": "OUTBOX", "sk": reference, "paths": json.dumps(list(paths))}),
+            TableName=self.table.name,
+            Item=dump_item({"pk": "OUTBOX", "sk": reference, "paths": json.dumps(list(paths))}),
         )
 
     def pending_outbox(self) -> list[tuple[str, list[str]]]:
         return [
-            (item["sk"], json.loads(item["paths"])) for item in self._query("OUTBOX", forward=True)
+            (item["sk"], json.loads(item["paths"]))
+            for item in self.table.query("OUTBOX", forward=True)
         ]
 
     def clear_outbox(self, reference: str) -> None:
-        self._call(
+        self.table.call(
             "delete_item",
-            TableName=self._table,
+            TableName=self.table.name,
             Key={"pk": {"S": "OUTBOX"}, "sk": {"S": reference}},
         )
-
-    # -- plumbing ---------------------------------------------------------------
-    def _get(self, pk: str, sk: str, projection: str | None = None) -> dict[str, Any] | None:
-        kwargs: dict[str, Any] = {}
-        if projection:
-            kwargs["ProjectionExpression"] = projection
-        response = self._call(
-            "get_item",
-            TableName=self._table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            ConsistentRead=True,
-            **kwargs,
-        )
-        item = response.get("Item")
-        return None if item is None else _load(item)
-
-    def _query(self, pk: str, *, forward: bool) -> Iterator[dict[str, Any]]:
-        return self._query_raw("pk = :pk", {":pk": {"S": pk}}, forward=forward)
-
-    def _query_raw(
-        self, condition: str, values: dict[str, Any], *, forward: bool, limit: int | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Consistent Query pages, at most ``limit`` items when one is given."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-            "ScanIndexForward": forward,
-        }
-        left = limit
-        while left is None or left > 0:
-            if left is not None:
-                kwargs["Limit"] = left
-            response = self._call("query", **kwargs)
-            items = response.get("Items", [])
-            for item in items:
-                yield _load(item)
-            if left is not None:
-                left -= len(items)
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
-
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        return call("DynamoDB", getattr(self._db, operation), _THROTTLING, **kwargs)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -534,7 +496,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _summary_fields(summary: PostSummary) -> dict[str, Any]:
+def summary_fields(summary: PostSummary) -> dict[str, Any]:
     return {
         "url": summary.url,
         "title": summary.title,
@@ -552,11 +514,11 @@ def _member_item(list_id: str, summary: PostSummary) -> dict[str, Any]:
     # The card is one JSON string, not a DynamoDB map: lists are read whole on the render
     # path, and botocore parses (and DynamoDB bills) every typed node of every item. One
     # string per item reads about five times faster than the ~30 nodes of a map.
-    fields = _summary_fields(summary)
+    fields = summary_fields(summary)
     url = fields.pop("url")
     present = {k: v for k, v in fields.items() if v is not None}
     card = json.dumps(present, ensure_ascii=False, separators=(",", ":"))
-    return _dump({"pk": f"L#{list_id}", "sk": summary.sort_key, "url": url, "card": card})
+    return dump_item({"pk": f"L#{list_id}", "sk": summary.sort_key, "url": url, "card": card})
 
 
 def _post_fields(post: Post) -> dict[str, Any]:
@@ -589,7 +551,7 @@ def _post_fields(post: Post) -> dict[str, Any]:
     }
 
 
-def _post_from_item(
+def post_from_item(
     item: Mapping[str, Any], body: str, related_items: Sequence[Mapping[str, Any]] = ()
 ) -> StoredPost:
     post = Post(

@@ -1,16 +1,14 @@
 """Typed configuration, validated once.
 
 :class:`SiteConfig` is the blog's own settings, read from ``_config.yml`` (or
-``_config.json``) at the root of the source bucket and overridable by environment
-variables. :class:`RuntimeSettings` is the deployment wiring (bucket names, table,
-distribution), read from the environment at cold start.
+``_config.json``) at the root of the source bucket and overridable by ``TSUZURI_SITE_*``
+variables (:attr:`tsuzuri.settings.Settings.site_overrides`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -67,11 +65,37 @@ class NavLink:
     url: str
 
 
-def fingerprint_parts(recorded: str) -> tuple[str, str, str]:
-    """(full, reindex, related) of a recorded config fingerprint ``full:reindex:related``;
-    configs recorded before the related part was added give ``""`` for it."""
-    full, reindex, related = [*recorded.split(":"), "", ""][:3]
-    return full, reindex, related
+@dataclass(frozen=True, slots=True)
+class RecordedFingerprint:
+    """What the table records of an accepted ``_config.yml``: one digest per kind of
+    effect a change can have, so that the next change tells whether posts must be parsed
+    again (``reindex``), pages rendered again (``full``) or related lists recomputed
+    (``related``, read by the related function from the stream).
+
+    Stored as ``full:reindex:related`` (:meth:`encode`, :meth:`parse`); the digests are
+    hex, so the separator never occurs inside one.
+    """
+
+    full: str
+    reindex: str
+    related: str  # "" in configs recorded before the related part was added
+
+    @classmethod
+    def of(cls, site: SiteConfig) -> RecordedFingerprint:
+        return cls(
+            site.fingerprint(), site.fingerprint(REINDEX_KEYS), site.fingerprint(("related",))
+        )
+
+    @classmethod
+    def parse(cls, recorded: str) -> RecordedFingerprint:
+        full, reindex, related = [*recorded.split(":"), "", ""][:3]
+        return cls(full, reindex, related)
+
+    def encode(self) -> str:
+        return f"{self.full}:{self.reindex}:{self.related}"
+
+    def __str__(self) -> str:
+        return self.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,31 +333,3 @@ _NOT_FROM_ENV = frozenset(
 
 def _loader() -> type[yaml.SafeLoader]:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeSettings:
-    """Deployment wiring for the functions. Read from the environment at cold start."""
-
-    source_bucket: str
-    site_bucket: str
-    table_name: str
-    distribution_id: str | None
-    # Defaults used when the source bucket holds no _config.yml.
-    site_defaults: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
-        env = os.environ if environ is None else environ
-        missing = [
-            name for name in ("SOURCE_BUCKET", "SITE_BUCKET", "TABLE_NAME") if not env.get(name)
-        ]
-        if missing:
-            raise ConfigError("missing environment variables: " + ", ".join(missing))
-        return cls(
-            source_bucket=env["SOURCE_BUCKET"],
-            site_bucket=env["SITE_BUCKET"],
-            table_name=env["TABLE_NAME"],
-            distribution_id=env.get("DISTRIBUTION_ID") or None,
-            site_defaults={k: v for k, v in env.items() if k.startswith("TSUZURI_SITE_")},
-        )

@@ -17,6 +17,7 @@ from tsuzuri.publishing.publisher import BatchResult, Change, Outcome
 from tsuzuri.publishing.rebuild import RebuildRequest, config_requests, enqueue
 
 if TYPE_CHECKING:
+    from tsuzuri.publishing.indexer import RebuildEffect
     from tsuzuri.publishing.publisher import Publisher
 
 
@@ -118,7 +119,7 @@ class RenderService:
         rebuilt = self.publisher.refresh_posts(request.urls, lists=request.lists)
         return RebuildDone(len(request.urls), len(request.keys), len(rebuilt.written))
 
-    def _queue(self, effect: str) -> int:
+    def _queue(self, effect: RebuildEffect) -> int:
         if not self._queue_url:
             return 0
         return enqueue(self._sqs, self._queue_url, config_requests(self.publisher, effect))

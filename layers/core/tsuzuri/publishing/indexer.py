@@ -24,7 +24,7 @@ from tsuzuri.domain.keys import SourceKey, classify_key
 from tsuzuri.domain.model import Page, Post, page_key
 from tsuzuri.domain.page import parse_page
 from tsuzuri.domain.post import parse_post
-from tsuzuri.domain.site_config import REINDEX_KEYS, SiteConfig, fingerprint_parts
+from tsuzuri.domain.site_config import RecordedFingerprint, SiteConfig
 from tsuzuri.errors import (
     ConfigError,
     InputRejected,
@@ -49,6 +49,10 @@ Status = Literal[
     "config",
     "failed",
 ]
+# What a site config or theme change leaves to the rebuild path
+# (:func:`tsuzuri.publishing.rebuild.config_requests`): "pages" re-renders every page,
+# "reindex" parses every source file again (URLs, terms or visibility may move).
+RebuildEffect = Literal["pages", "reindex"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +75,8 @@ class Outcome:
     hint: str | None = None
     code: str | None = None
     ms: float = 0.0
-    # For a site config change: what must be re-done through the rebuild path,
-    # "pages" (re-render) or "reindex" (parse every source again); None for nothing.
-    rebuild: str | None = None
+    # For a site config or theme change: what the rebuild path must re-do; None for nothing.
+    rebuild: RebuildEffect | None = None
 
     def report(self, now: datetime) -> dict[str, object]:
         return {
@@ -192,7 +195,7 @@ class Indexer:
     source: SourceBucket
     output: SiteBucket
     clock: Callable[[], datetime]
-    environ: Mapping[str, str]
+    site_overrides: Mapping[str, str]
 
     def index(self, change: Change) -> tuple[Outcome, RenderPlan]:
         plan = RenderPlan()
@@ -336,40 +339,33 @@ class Indexer:
         body = obj.body if obj is not None else b""
         try:
             parsed = SiteConfig.from_bytes(body, name=source.key) if body else SiteConfig()
-            new = parsed.with_env_overrides(self.environ)
+            new = parsed.with_env_overrides(self.site_overrides)
         except ConfigError as exc:
             return Outcome(
                 change.key, "rejected", message=str(exc), code="bad-config",
                 hint="fix the file and upload it again; the site keeps its last valid settings",
             )  # fmt: skip
         stored = self.store.get_site_config()
-        if stored is not None:
-            old_full, old_reindex, old_related = fingerprint_parts(stored[2])
-        else:
-            # None recorded yet: the pages so far were rendered with what this instance
-            # loaded at cold start (the bucket's config then, or the defaults).
-            site = self.context.site
-            old_full, old_reindex, old_related = (
-                site.fingerprint(), site.fingerprint(REINDEX_KEYS), site.fingerprint(("related",)),
-            )  # fmt: skip
-        full, reindex = new.fingerprint(), new.fingerprint(REINDEX_KEYS)
-        related = new.fingerprint(("related",))
-        self.store.put_site_config(source.key, body, f"{full}:{reindex}:{related}")
+        # None recorded yet: the pages so far were rendered with what this instance
+        # loaded at cold start (the bucket's config then, or the defaults).
+        old = stored[2] if stored is not None else RecordedFingerprint.of(self.context.site)
+        recorded = RecordedFingerprint.of(new)
+        self.store.put_site_config(source.key, body, recorded)
         # Its theme is built with the new settings on first use.
         plan.context = RenderingContext(new, self.context.theme_overrides)
         # Related lists are the related function's: it hears this item on the stream and
         # recomputes every list when the related part of the fingerprint moves.
         lists = (
             "; related: changed: the related function recomputes every list"
-            if related != old_related
+            if recorded.related != old.related
             else ""
         )
-        if reindex != old_reindex:
+        if recorded.reindex != old.reindex:
             return Outcome(
                 change.key, "config", rebuild="reindex",
                 message="site config changed how posts parse: every post is re-published" + lists,
             )  # fmt: skip
-        if full != old_full:
+        if recorded.full != old.full:
             return Outcome(
                 change.key, "config", rebuild="pages",
                 message="site config changed: every page is re-rendered" + lists,

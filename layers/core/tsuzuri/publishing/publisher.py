@@ -23,7 +23,7 @@ from tsuzuri.aws.buckets import SiteBucket, SourceBucket
 from tsuzuri.aws.cdn import Invalidator
 from tsuzuri.aws.store import PostStore, sequencer_newer
 from tsuzuri.domain.keys import classify_key
-from tsuzuri.domain.site_config import SiteConfig, fingerprint_parts
+from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import KeyRejected
 from tsuzuri.publishing.indexer import (
     ALL,
@@ -57,7 +57,7 @@ class Publisher:
         theme: Theme | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int = 8,
-        environ: Mapping[str, str] | None = None,
+        site_overrides: Mapping[str, str] | None = None,
         theme_overrides: Mapping[str, str] | None = None,
     ):
         self.store = store
@@ -66,7 +66,8 @@ class Publisher:
         self.invalidator = invalidator
         self.clock = clock
         self.workers = workers
-        self.environ: Mapping[str, str] = environ or {}
+        # TSUZURI_SITE_* (Settings.site_overrides): re-applied to every accepted _config.yml.
+        self.site_overrides: Mapping[str, str] = site_overrides or {}
         # The accepted theme/ overrides are the table's copy, read at cold start.
         self._context = RenderingContext(site, theme_overrides or {}, built_theme=theme)
 
@@ -97,7 +98,7 @@ class Publisher:
         handler that finds this false builds its publisher again (one small read)."""
         config, theme = self.store.site_fingerprints()
         context = self._context
-        if config is not None and fingerprint_parts(config)[0] != context.site.fingerprint():
+        if config is not None and config.full != context.site.fingerprint():
             return False
         return theme is None or theme == context.theme_fingerprint
 
@@ -181,7 +182,7 @@ class Publisher:
     def _indexer(self) -> Indexer:
         return Indexer(
             context=self._context, store=self.store, source=self.source, output=self.output,
-            clock=self.clock, environ=self.environ,
+            clock=self.clock, site_overrides=self.site_overrides,
         )  # fmt: skip
 
     def _site_builder(self) -> SiteBuilder:

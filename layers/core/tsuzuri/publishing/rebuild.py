@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tsuzuri.errors import InvalidMessage, TransientError
 
 if TYPE_CHECKING:
+    from tsuzuri.publishing.indexer import RebuildEffect
     from tsuzuri.publishing.publisher import Publisher
 
 POSTS_PER_REQUEST = 25
@@ -64,7 +65,7 @@ class RebuildRequest:
         )
 
 
-def config_requests(publisher: Publisher, effect: str) -> list[RebuildRequest]:
+def config_requests(publisher: Publisher, effect: RebuildEffect) -> list[RebuildRequest]:
     """What a site config (or theme override) change queues: every page re-rendered
     (``pages``), or every source file parsed again (``reindex``: URLs, terms or
     visibility may move)."""

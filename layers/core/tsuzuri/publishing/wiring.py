@@ -6,7 +6,6 @@ three run the same code against AWS, moto's server, or anything boto3 can reach.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -14,14 +13,15 @@ from tsuzuri.aws.buckets import SiteBucket, SourceBucket
 from tsuzuri.aws.cdn import Invalidator
 from tsuzuri.aws.clients import Clients
 from tsuzuri.aws.store import PostStore
-from tsuzuri.domain.site_config import CONFIG_KEYS, RuntimeSettings, SiteConfig
+from tsuzuri.domain.site_config import CONFIG_KEYS, SiteConfig
 from tsuzuri.publishing.publisher import Publisher
+from tsuzuri.settings import Settings
 
 if TYPE_CHECKING:
     from tsuzuri.publishing.batch import RenderService
 
 
-def load_site_config(source: SourceBucket, environ: Mapping[str, str]) -> SiteConfig:
+def load_site_config(source: SourceBucket, overrides: Mapping[str, str]) -> SiteConfig:
     """The blog's ``_config.yml`` from the source bucket, then ``TSUZURI_SITE_*`` overrides."""
     site = SiteConfig()
     present = source.list_names("_config.")
@@ -30,17 +30,15 @@ def load_site_config(source: SourceBucket, environ: Mapping[str, str]) -> SiteCo
         if obj is not None:
             site = SiteConfig.from_bytes(obj.body, name=name)
             break
-    return site.with_env_overrides(environ)
+    return site.with_env_overrides(overrides)
 
 
 def build_publisher(
-    settings: RuntimeSettings,
+    settings: Settings,
     clients: Clients,
     *,
-    environ: Mapping[str, str] | None = None,
     site: SiteConfig | None = None,
 ) -> Publisher:
-    env = os.environ if environ is None else environ
     source = SourceBucket(clients.s3, settings.source_bucket)
     store = PostStore(clients.dynamodb, settings.table_name)
     if site is not None:
@@ -50,23 +48,23 @@ def build_publisher(
         # be newer and not processed yet, or broken (it was reported when uploaded).
         name, body, _ = stored
         parsed = SiteConfig.from_bytes(body, name=name) if body else SiteConfig()
-        site_config = parsed.with_env_overrides(env)
+        site_config = parsed.with_env_overrides(settings.site_overrides)
     else:
-        site_config = load_site_config(source, env)
+        site_config = load_site_config(source, settings.site_overrides)
     return Publisher(
         site=site_config,
         store=store,
         source=source,
         output=SiteBucket(clients.s3, settings.site_bucket),
         invalidator=Invalidator(clients.cloudfront, settings.distribution_id),
-        workers=int(env.get("TSUZURI_INDEX_WORKERS", "8")),
-        environ=env,
+        workers=settings.index_workers,
+        site_overrides=settings.site_overrides,
         # The last valid theme/ overrides: validated when uploaded, kept in the table.
         theme_overrides=store.get_theme()[0],
     )
 
 
-def build_render_service(settings: RuntimeSettings, clients: Clients) -> RenderService:
+def build_render_service(settings: Settings, clients: Clients) -> RenderService:
     """The render function's core: a publisher built now and again whenever another
     instance accepts a newer config or theme, and the queue its rebuilds go to."""
     from tsuzuri.publishing.batch import RenderService
@@ -74,5 +72,5 @@ def build_render_service(settings: RuntimeSettings, clients: Clients) -> RenderS
     return RenderService(
         lambda: build_publisher(settings, clients),
         sqs=clients.sqs,
-        queue_url=getattr(settings, "render_queue_url", None),
+        queue_url=settings.render_queue_url,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tsuzuri.domain.site_config import fingerprint_parts
+from tsuzuri.domain.site_config import RecordedFingerprint
 
 SITE_CONFIG = ("SITE", "CONFIG")
 CONTINUATION = ("RWORK", "CONTINUE")
@@ -44,7 +44,7 @@ def keys_of_record(record: Mapping[str, Any]) -> tuple[str, str]:
 
 def _related_part(image: Mapping[str, Any] | None) -> str | None:
     recorded = (image or {}).get("fingerprint", {}).get("S", "")
-    return fingerprint_parts(recorded)[2] or None
+    return RecordedFingerprint.parse(recorded).related or None
 
 
 def related_settings_changed(record: Mapping[str, Any], before: str) -> bool:

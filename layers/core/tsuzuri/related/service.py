@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.domain.site_config import RecordedFingerprint, SiteConfig
 from tsuzuri.related.records import (
     CONTINUATION,
     SITE_CONFIG,
@@ -93,7 +93,8 @@ class RelatedService:
     def _unset(self) -> str:
         # The related part of a site without _config.yml: what lists were computed with
         # before the first config was recorded.
-        return SiteConfig().with_env_overrides(self.publisher.environ).fingerprint(("related",))
+        unset = SiteConfig().with_env_overrides(self.publisher.site_overrides)
+        return RecordedFingerprint.of(unset).related
 
     def sync_published(self, after: str = "", limit: int = 100) -> tuple[int, str | None]:
         """Sync up to ``limit`` published posts after the sort key ``after`` (oldest

@@ -31,13 +31,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tsuzuri.aws.calls import error_code
-from tsuzuri.aws.store import (
-    PostStore,
-    _dump,
-    _load,
-    _post_from_item,
-    _summary_fields,
-)
+from tsuzuri.aws.store import PostStore, post_from_item, summary_fields
+from tsuzuri.aws.table import dump_item, load_item
 from tsuzuri.domain.relatedness import (
     DEFAULT_SETTINGS,
     Features,
@@ -55,7 +50,7 @@ FLOOR = "RFL#"
 RELATED = "RELATED"
 ALL = "all"
 
-Card = dict[str, Any]  # a post summary as stored (tsuzuri.aws.store._summary_fields)
+Card = dict[str, Any]  # a post summary as stored (tsuzuri.aws.store.summary_fields)
 
 
 # -- values ---------------------------------------------------------------------------
@@ -127,7 +122,7 @@ def view_of_post_item(
     """The view of a ``POST`` item (deserialized), or None if it is absent or not public."""
     if item is None or not item.get("public", True):
         return None
-    stored = _post_from_item(item, "")
+    stored = post_from_item(item, "")
     post = stored.post
     features = make_features(
         url=post.url,
@@ -138,24 +133,25 @@ def view_of_post_item(
         signature=post.signature,
         settings=settings,
     )
-    return PostView(features, _summary_fields(post.summary()))
+    return PostView(features, summary_fields(post.summary()))
 
 
 # -- the store --------------------------------------------------------------------------
 
 
 class RelatedStore:
-    """The items only the related function writes. Posts are read, and every call is
-    made, through a :class:`~tsuzuri.aws.store.PostStore`, so that these calls retry on
-    throttling, read consistently and page as every other call on the table does."""
+    """The items only the related function writes. Every call goes through the
+    :class:`~tsuzuri.aws.table.Table` of a :class:`~tsuzuri.aws.store.PostStore`, so that
+    these calls retry on throttling, read consistently and page as every other call on
+    the table does."""
 
     def __init__(self, client: Any, table_name: str):
         self.posts = PostStore(client, table_name)
-        self._table = table_name
+        self.table = self.posts.table
 
     # -- posts
     def post_item(self, url: str) -> dict[str, Any] | None:
-        return self.posts._get(f"POST#{url}", "POST")
+        return self.table.get(f"POST#{url}", "POST")
 
     def post_and_state(self, url: str) -> tuple[dict[str, Any] | None, ListState | None]:
         """The post's item and its list, in one read."""
@@ -198,7 +194,7 @@ class RelatedStore:
                 "ExpressionAttributeValues": {":rev": {"N": str(state.rev)}},
             }
         try:
-            self.posts._call("put_item", TableName=self._table, Item=item, **kwargs)
+            self.table.call("put_item", TableName=self.table.name, Item=item, **kwargs)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -217,9 +213,9 @@ class RelatedStore:
         if state.rev is None:
             return True
         try:
-            self.posts._call(
+            self.table.call(
                 "delete_item",
-                TableName=self._table,
+                TableName=self.table.name,
                 Key={"pk": {"S": f"POST#{state.url}"}, "sk": {"S": RELATED}},
                 ConditionExpression="#rev = :rev",
                 ExpressionAttributeNames={"#rev": "rev"},
@@ -235,13 +231,14 @@ class RelatedStore:
     def put_entries(self, features: Features, list_ids: Iterable[str]) -> None:
         body = features_to_item(features)
         self._batch_write(
-            {"PutRequest": {"Item": _dump({"pk": ENTRY + list_id, **body})}} for list_id in list_ids
+            {"PutRequest": {"Item": dump_item({"pk": ENTRY + list_id, **body})}}
+            for list_id in list_ids
         )
 
     def put_entries_of(self, posts: Iterable[Features]) -> None:
         """Every timeline entry of many posts, in as few batches as possible."""
         self._batch_write(
-            {"PutRequest": {"Item": _dump({"pk": ENTRY + list_id, **features_to_item(f)})}}
+            {"PutRequest": {"Item": dump_item({"pk": ENTRY + list_id, **features_to_item(f)})}}
             for f in posts
             for list_id in _list_ids(f)
         )
@@ -265,7 +262,7 @@ class RelatedStore:
     def _limited(
         self, condition: str, values: dict[str, Any], *, limit: int, forward: bool
     ) -> list[Features]:
-        items = self.posts._query_raw(condition, values, forward=forward, limit=limit)
+        items = self.table.query_raw(condition, values, forward=forward, limit=limit)
         return [features_from_item(item) for item in items]
 
     def published(self, after: str = "", limit: int | None = None) -> list[tuple[str, str]]:
@@ -275,12 +272,12 @@ class RelatedStore:
         values = {":pk": {"S": "L#" + ALL}}
         if after:
             values[":after"] = {"S": after}
-        items = self.posts._query_raw(condition, values, forward=True, limit=limit)
+        items = self.table.query_raw(condition, values, forward=True, limit=limit)
         return [(item["sk"], item["url"]) for item in items]
 
     # -- reverse index
     def referrers(self, url: str) -> list[str]:
-        return [item["sk"] for item in self.posts._query(REFERRER + url, forward=True)]
+        return [item["sk"] for item in self.table.query(REFERRER + url, forward=True)]
 
     def add_referrers(self, owner: str, listed: Iterable[str], *, pending: bool = False) -> None:
         """Record that ``owner``'s list shows ``listed`` (and, with ``pending``, that its
@@ -288,11 +285,11 @@ class RelatedStore:
         items = [{"pk": REFERRER + u, "sk": owner} for u in listed]
         if pending:
             items.append({"pk": PENDING, "sk": owner})
-        self._batch_write({"PutRequest": {"Item": _dump(item)}} for item in items)
+        self._batch_write({"PutRequest": {"Item": dump_item(item)}} for item in items)
 
     def add_referrers_of(self, lists: Mapping[str, Iterable[str]]) -> None:
         self._batch_write(
-            {"PutRequest": {"Item": _dump({"pk": REFERRER + u, "sk": owner})}}
+            {"PutRequest": {"Item": dump_item({"pk": REFERRER + u, "sk": owner})}}
             for owner, listed in lists.items()
             for u in listed
         )
@@ -335,7 +332,7 @@ class RelatedStore:
         requests: list[dict[str, Any]] = []
         for owner, listed in referrers.items():
             requests += [
-                {"PutRequest": {"Item": _dump({"pk": REFERRER + u, "sk": owner})}}
+                {"PutRequest": {"Item": dump_item({"pk": REFERRER + u, "sk": owner})}}
                 for u in sorted(listed)
             ]
         for owner, listed in unreferrers.items():
@@ -347,27 +344,28 @@ class RelatedStore:
             item: dict[str, Any] = {"pk": FLOOR + owner, "sk": "F"}
             if last is not None:
                 item["k"] = [last.score, last.timestamp, last.url]
-            requests.append({"PutRequest": {"Item": _dump(item)}})
+            requests.append({"PutRequest": {"Item": dump_item(item)}})
         for owner in sorted(set(gone)):
             requests.append(
                 {"DeleteRequest": {"Key": {"pk": {"S": FLOOR + owner}, "sk": {"S": "F"}}}}
             )
         requests += [
-            {"PutRequest": {"Item": _dump({"pk": PENDING, "sk": u})}} for u in sorted(set(pending))
+            {"PutRequest": {"Item": dump_item({"pk": PENDING, "sk": u})}}
+            for u in sorted(set(pending))
         ]
         self._batch_write(requests)
 
     # -- pages to render
     def mark_pending(self, urls: Iterable[str]) -> None:
         self._batch_write(
-            {"PutRequest": {"Item": _dump({"pk": PENDING, "sk": u})}} for u in sorted(set(urls))
+            {"PutRequest": {"Item": dump_item({"pk": PENDING, "sk": u})}} for u in sorted(set(urls))
         )
 
     def pending(self, limit: int | None = None) -> list[str]:
         values = {":pk": {"S": PENDING}}
         return [
             item["sk"]
-            for item in self.posts._query_raw("pk = :pk", values, forward=True, limit=limit)
+            for item in self.table.query_raw("pk = :pk", values, forward=True, limit=limit)
         ]
 
     def clear_pending(self, urls: Iterable[str]) -> None:
@@ -379,9 +377,9 @@ class RelatedStore:
     def request_continuation(self) -> None:
         """Bring the function back for the pages still pending: a changed item is a new
         stream record, so each request carries a fresh token."""
-        self.posts._call(
+        self.table.call(
             "put_item",
-            TableName=self._table,
+            TableName=self.table.name,
             Item={
                 "pk": {"S": CONTINUATION[0]},
                 "sk": {"S": CONTINUATION[1]},
@@ -392,9 +390,9 @@ class RelatedStore:
     def bump_timeline(self) -> None:
         """Move the ``all`` list's version so that a render racing ours renders again
         (the render function re-reads versions after writing; see tsuzuri.publishing.publisher)."""
-        self.posts._call(
+        self.table.call(
             "update_item",
-            TableName=self._table,
+            TableName=self.table.name,
             Key={"pk": {"S": "LISTS"}, "sk": {"S": ALL}},
             UpdateExpression="ADD #version :one",
             ExpressionAttributeNames={"#version": "version"},
@@ -407,15 +405,15 @@ class RelatedStore:
         for start in range(0, len(unique), 100):
             chunk = unique[start : start + 100]
             request: dict[str, Any] = {
-                self._table: {
+                self.table.name: {
                     "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in chunk],
                     "ConsistentRead": True,
                 }
             }
             for _attempt in range(10):
-                response = self.posts._call("batch_get_item", RequestItems=request)
-                for raw in response["Responses"].get(self._table, []):
-                    yield _load(raw)
+                response = self.table.call("batch_get_item", RequestItems=request)
+                for raw in response["Responses"].get(self.table.name, []):
+                    yield load_item(raw)
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -425,9 +423,9 @@ class RelatedStore:
     def _batch_write(self, requests: Iterable[dict[str, Any]]) -> None:
         pending = list(requests)
         for start in range(0, len(pending), 25):
-            request: dict[str, Any] = {self._table: pending[start : start + 25]}
+            request: dict[str, Any] = {self.table.name: pending[start : start + 25]}
             for _attempt in range(10):
-                response = self.posts._call("batch_write_item", RequestItems=request)
+                response = self.table.call("batch_write_item", RequestItems=request)
                 request = response.get("UnprocessedItems") or {}
                 if not request:
                     break
@@ -436,7 +434,7 @@ class RelatedStore:
 
 
 def _state_item(state: ListState, rev: int) -> dict[str, Any]:
-    return _dump(
+    return dump_item(
         {
             "pk": f"POST#{state.url}",
             "sk": RELATED,

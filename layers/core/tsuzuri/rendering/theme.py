@@ -12,7 +12,6 @@ the same policy.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from tsuzuri.rendering.assets import load_inline_styles, load_static, style_sour
 from tsuzuri.rendering.overrides import layered_loader
 from tsuzuri.rendering.seo import Crumb, PageSeo, json_for_script, og_locale, twitter_handle
 
-THEME_DIR_ENV = "TSUZURI_THEME_DIR"
 FEED_PATH = "/feed.xml"
 SITEMAP_PATH = "/sitemap.xml"
 TOC_MIN_HEADINGS = 3
@@ -80,14 +78,9 @@ def encode_url(url: str) -> str:
 
 
 def default_templates_dir() -> Path:
-    """Where the theme lives when the caller does not say.
-
-    ``$TSUZURI_THEME_DIR`` if set; else ``tsuzuri/theme/`` in the package (the Lambda
-    layer build copies the templates there); else the repository's ``templates/``.
-    """
-    configured = os.environ.get(THEME_DIR_ENV)
-    if configured:
-        return Path(configured)
+    """Where the theme lives when the caller does not say: ``tsuzuri/theme/`` in the
+    package (the Lambda layer build copies the templates there), else the repository's
+    ``templates/``. A site's own templates are ``theme/*.j2`` overrides in the bucket."""
     package = Path(__file__).resolve().parents[1]
     packaged = package / "theme"
     if packaged.is_dir():
@@ -112,8 +105,8 @@ def build_toc(headings: Sequence[Heading]) -> tuple[TocEntry, ...]:
 def content_security_policy(templates_dir: Path | None = None) -> str:
     """The site's Content-Security-Policy: same-origin everything, plus the hashes of the
     theme's inline stylesheets. template.yaml's response headers policy must equal this
-    for the packaged theme (a unit test holds them together); a theme directory of one's
-    own (``TSUZURI_THEME_DIR``) needs its own policy there.
+    for the packaged theme (a unit test holds them together); another ``templates_dir``
+    needs its own policy there.
     """
     directory = templates_dir if templates_dir is not None else default_templates_dir()
     styles = load_inline_styles(directory / "inline").values()
