@@ -380,9 +380,9 @@ class Indexer:
         A valid set is recorded, used by this instance from now on, and the handler
         re-renders every page through the rebuild path, as for a config change.
         """
+        from tsuzuri.rendering.loader import OVERRIDE_PREFIX
         from tsuzuri.rendering.overrides import (
             MAX_OVERRIDE_BYTES,
-            OVERRIDE_PREFIX,
             overrides_fingerprint,
             validate_overrides,
         )

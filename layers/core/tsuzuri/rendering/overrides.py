@@ -15,7 +15,6 @@ import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -23,41 +22,12 @@ from tsuzuri.domain.model import Page, Post, PostSummary, Term
 from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import ThemeRejected
 from tsuzuri.markdown.render import Heading
+from tsuzuri.rendering.loader import OVERRIDE_PREFIX
+from tsuzuri.rendering.theme import Theme, default_templates_dir
 
-if TYPE_CHECKING:
-    from tsuzuri.rendering.theme import Theme
-
-OVERRIDE_PREFIX = "theme/"
 # One template, and all of them together (they are kept in one DynamoDB item, < 400 KB).
 MAX_OVERRIDE_BYTES = 64 * 1024
 MAX_OVERRIDES_BYTES = 256 * 1024
-
-
-def layered_loader(templates_dir: Path, overrides: Mapping[str, str]) -> jinja2.BaseLoader:
-    """Overrides first: Jinja2 asks the loaders in turn, so an override wins by name,
-    also where a packaged template includes, imports or extends that name."""
-    packaged = jinja2.FileSystemLoader(str(templates_dir))
-    if not overrides:
-        return packaged
-    return jinja2.ChoiceLoader([_OverrideLoader(overrides), packaged])
-
-
-class _OverrideLoader(jinja2.BaseLoader):
-    """Overrides by name; their "file name" is the source key, so errors name it."""
-
-    def __init__(self, templates: Mapping[str, str]) -> None:
-        self._templates = dict(templates)
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        try:
-            return self._templates[template], OVERRIDE_PREFIX + template, lambda: True
-        except KeyError:
-            raise jinja2.TemplateNotFound(template) from None
-
-    def list_templates(self) -> list[str]:
-        return sorted(self._templates)
 
 
 def overrides_fingerprint(overrides: Mapping[str, str]) -> str:
@@ -69,7 +39,6 @@ def overrides_fingerprint(overrides: Mapping[str, str]) -> str:
 
 
 def packaged_templates(templates_dir: Path | None = None) -> list[str]:
-    from tsuzuri.rendering.theme import default_templates_dir  # theme.py imports this module
 
     root = templates_dir if templates_dir is not None else default_templates_dir()
     return sorted(p.name for p in root.glob("*.j2") if p.is_file())
@@ -84,7 +53,6 @@ def validate_overrides(
     them) must compile, and a sample post, list, tag index, page, archive, search, 404,
     feed and sitemap must render under ``StrictUndefined``. Returns the theme.
     """
-    from tsuzuri.rendering.theme import Theme  # theme.py imports this module
 
     packaged = set(packaged_templates(templates_dir))
     total = 0

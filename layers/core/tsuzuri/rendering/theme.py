@@ -28,7 +28,7 @@ from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import ConfigError
 from tsuzuri.markdown.render import Heading
 from tsuzuri.rendering.assets import load_inline_styles, load_static, style_source
-from tsuzuri.rendering.overrides import layered_loader
+from tsuzuri.rendering.loader import layered_loader
 from tsuzuri.rendering.seo import Crumb, PageSeo, json_for_script, og_locale, twitter_handle
 
 FEED_PATH = "/feed.xml"
