@@ -8,7 +8,6 @@ happen in; what has been started is kept in one place so that a failure at any s
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -19,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsuzuri.errors import ConfigError
+
 from tsuzuri_local.checkout import RELATED_HANDLER
+from tsuzuri_local.devstack.aws_process import AwsProcess
 from tsuzuri_local.devstack.console import Console
 from tsuzuri_local.devstack.mirror import FolderMirror
-from tsuzuri_local.devstack.moto_patches import speed_up_moto
 from tsuzuri_local.devstack.pumps import (
     POLL_SECONDS,
     EventPump,
@@ -48,7 +49,7 @@ class _Started:
     """What has been started so far: stopping undoes exactly that, whichever step
     failed."""
 
-    aws: Any  # moto's ThreadedMotoServer
+    aws: AwsProcess
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     preview: PreviewServer | None = None
@@ -84,7 +85,11 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
     if not content.is_dir():
         print(f"tsuzuri dev: content folder {content} does not exist", file=sys.stderr)
         return 2
-    started = _Started(aws=_start_moto(aws_port))
+    try:
+        started = _Started(aws=_start_moto(aws_port))
+    except ConfigError as exc:
+        print(f"tsuzuri dev: {exc}", file=sys.stderr)
+        return 2
     try:
         aws = _provision(started.aws)
         started.preview = preview = _open_preview(aws, port)
@@ -117,17 +122,11 @@ def _use_local_credentials() -> None:
         os.environ.setdefault(name, value)
 
 
-def _start_moto(aws_port: int) -> Any:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # our own line per event instead
-    speed_up_moto()
-    aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
-    aws.start()
-    return aws
+def _start_moto(aws_port: int) -> AwsProcess:
+    return AwsProcess(aws_port).start()
 
 
-def _provision(server: Any) -> _Aws:
+def _provision(server: AwsProcess) -> _Aws:
     import botocore.session
     from tsuzuri.aws.clients import make_clients
 

@@ -1,0 +1,139 @@
+"""moto's server in a child process of its own, still started and stopped by
+``tsuzuri dev`` (no Docker, no second command).
+
+In one interpreter with the pumps and both handlers, every emulated AWS call waited
+for the GIL behind the handlers' rendering, and every render behind moto's request
+handling. In its own process moto answers while the handlers work. The child applies
+the local stack's moto fixes (``moto_patches.speed_up_moto``) to itself, prints the
+port it listens on, and exits when its stdin closes, so it never outlives the stack
+that started it, even one killed with SIGKILL.
+
+Run as ``python -m tsuzuri_local.devstack.aws_process --port N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+
+from tsuzuri.errors import ConfigError
+
+READY = "listening on port "
+START_TIMEOUT_S = 60
+
+
+class AwsProcess:
+    """The emulated AWS endpoint: moto's server in a child process."""
+
+    def __init__(self, port: int = 0, *, host: str = "127.0.0.1"):
+        self.host = host
+        self._requested = port
+        self._port: int | None = None
+        self._child: subprocess.Popen[str] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the AWS process is not started")
+        return self._port
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        """As moto's ThreadedMotoServer says it, for code written against that."""
+        return self.host, self.port
+
+    def start(self) -> AwsProcess:
+        command = [sys.executable, "-m", __name__, "--host", self.host]
+        command += ["--port", str(self._requested)]
+        self._child = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        line = _first_line(self._child, START_TIMEOUT_S)
+        if not line.startswith(READY):
+            self.stop()
+            raise ConfigError(
+                f"the emulated AWS did not start on port {self._requested} "
+                f"({line.strip() or 'no answer'}): is the port in use? Choose another "
+                "with --aws-port"
+            )
+        self._port = int(line[len(READY) :])
+        return self
+
+    def stop(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if child.stdin is not None:
+            child.stdin.close()  # the child's signal to leave
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def __enter__(self) -> AwsProcess:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def _first_line(child: subprocess.Popen[str], timeout_s: float) -> str:
+    assert child.stdout is not None
+    lines: list[str] = []
+    stdout = child.stdout
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return lines[0] if lines else ""
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As werkzeug binds: connections of a stack just stopped (TIME_WAIT) are no
+        # reason to refuse, a live listener is.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return f"port {port}: {exc.strerror}"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from tsuzuri_local.devstack.moto_patches import speed_up_moto
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the stack prints a line per event
+    speed_up_moto()
+    problem = _port_problem(args.host, args.port)
+    if problem:
+        # ThreadedMotoServer.start waits forever for a server that failed to bind.
+        print(f"error: {problem}", flush=True)
+        return 1
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    print(f"{READY}{server.get_host_and_port()[1]}", flush=True)
+    sys.stdin.read()  # until the parent closes our stdin, or dies
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
