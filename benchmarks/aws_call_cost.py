@@ -28,14 +28,11 @@ SAMPLE = ROOT / "examples" / "posts" / "2024-03-12-lambda-cold-start.md"
 
 @contextmanager
 def in_process() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-    from tsuzuri_local.devstack.moto_patches import speed_up_moto
+    from tsuzuri_local.devstack.aws_process import start_in_this_process
 
-    speed_up_moto()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, endpoint = start_in_this_process()
     try:
-        yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+        yield endpoint
     finally:
         server.stop()
 

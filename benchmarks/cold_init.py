@@ -115,27 +115,22 @@ def run(runs: int, functions: list[str], seed: int = 7) -> dict[str, Any]:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
     )
-    import logging
 
     import botocore.session
-    from moto.server import ThreadedMotoServer
     from tsuzuri.aws.clients import make_clients
-    from tsuzuri_local.devstack import moto_patches, pumps, runtime
+    from tsuzuri_local.devstack import pumps, runtime
+    from tsuzuri_local.devstack.aws_process import start_in_this_process
     from tsuzuri_local.provision import load_template, provision
 
     sys.path.insert(0, str(ROOT))
     from benchmarks.corpus import generate
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto_patches.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
     load_start = os.getloadavg()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, endpoint = start_in_this_process()  # with the local stack's moto fixes
     folder = Path(tempfile.mkdtemp(prefix="tsuzuri-cold-"))
     results: dict[str, list[dict[str, float]]] = {name: [] for name in functions}
     post_kb = 0.0
     try:
-        endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
         clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
         settings = provision(clients, prefix="coldinit").settings
         streams = botocore.session.get_session().create_client(

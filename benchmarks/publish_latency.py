@@ -34,7 +34,6 @@ import argparse
 import collections
 import dataclasses
 import json
-import logging
 import os
 import re
 import resource
@@ -236,11 +235,9 @@ def main() -> None:
 
 
 def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, Any]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     stage = ["start"]
     memory_guard(max_rss_mb, stage)
     load_start = os.getloadavg()
-    from moto.server import ThreadedMotoServer
     from tsuzuri.aws.clients import make_clients
     from tsuzuri.domain.model import page_key
     from tsuzuri.domain.site_config import SiteConfig
@@ -248,17 +245,15 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
     from tsuzuri.related.store import RelatedStore
     from tsuzuri.related.sync import RelatedIndex
     from tsuzuri_local.checkout import RELATED_HANDLER
-    from tsuzuri_local.devstack import moto_patches, pumps, runtime
+    from tsuzuri_local.devstack import pumps, runtime
+    from tsuzuri_local.devstack.aws_process import start_in_this_process
     from tsuzuri_local.provision import load_template, provision
 
     from benchmarks.corpus import generate
 
-    moto_patches.speed_up_moto()  # the local stack's moto fixes, as `tsuzuri dev` applies them
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, endpoint = start_in_this_process()  # with the local stack's moto fixes
     folder = Path(tempfile.mkdtemp(prefix="tsuzuri-publish-bench-"))
     try:
-        endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
         clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
         import botocore.session
 

@@ -37,7 +37,6 @@ import argparse
 import collections
 import dataclasses
 import heapq
-import logging
 import math
 import os
 import random
@@ -344,11 +343,6 @@ def load_site(store: Any, table: str, posts: list[Post], title: str) -> None:
 
 
 def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from tsuzuri_local.devstack.moto_patches import speed_up_moto
-
-    speed_up_moto()  # the local stack's moto fixes (partition-local Query, fast reads)
-    from moto.server import ThreadedMotoServer
     from tsuzuri.aws.clients import make_clients
     from tsuzuri.aws.table import load_item
     from tsuzuri.domain.site_config import SiteConfig
@@ -356,11 +350,10 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     from tsuzuri.related.service import RelatedService
     from tsuzuri.related.store import RelatedStore, view_of_post_item
     from tsuzuri.related.sync import RelatedIndex
+    from tsuzuri_local.devstack.aws_process import start_in_this_process
     from tsuzuri_local.provision import provision
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    server, endpoint = start_in_this_process()  # with the local stack's moto fixes
     clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
     # The records are handed to the service directly: no stream to keep in memory.
     settings = provision(clients, prefix="relbench", stream=False).settings

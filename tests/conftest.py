@@ -42,15 +42,11 @@ SITE = SiteConfig(url="https://blog.example.com", title="テストブログ", pa
 def moto_endpoint() -> Iterator[str]:
     import logging
 
-    from moto.server import ThreadedMotoServer
-    from tsuzuri_local.devstack.moto_patches import speed_up_moto
+    from tsuzuri_local.devstack.aws_process import start_in_this_process
 
-    speed_up_moto()  # the dev stack's server runs with these: tests exercise the same
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns failures
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    # With the dev stack's moto fixes, in this process: some tests read moto's state.
+    server, endpoint = start_in_this_process(log_level=logging.WARNING)
+    yield endpoint
     server.stop()
 
 

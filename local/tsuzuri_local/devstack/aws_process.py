@@ -14,11 +14,13 @@ Run as ``python -m tsuzuri_local.devstack.aws_process --port N``.
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from tsuzuri.errors import ConfigError
 
@@ -44,10 +46,6 @@ class AwsProcess:
         if self._port is None:
             raise RuntimeError("the AWS process is not started")
         return self._port
-
-    def get_host_and_port(self) -> tuple[str, int]:
-        """As moto's ThreadedMotoServer says it, for code written against that."""
-        return self.host, self.port
 
     def start(self) -> AwsProcess:
         command = [sys.executable, "-m", __name__, "--host", self.host]
@@ -109,27 +107,35 @@ def _port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    import logging
-
+def start_in_this_process(
+    port: int = 0, *, host: str = "127.0.0.1", log_level: int = logging.ERROR
+) -> tuple[Any, str]:
+    """moto's server with the local stack's fixes, in the calling interpreter, and its
+    endpoint: the child's own server, and the one of the tests and benchmarks that read
+    moto's state directly or measure it beside the handlers."""
     from moto.server import ThreadedMotoServer
 
     from tsuzuri_local.devstack.moto_patches import speed_up_moto
 
+    logging.getLogger("werkzeug").setLevel(log_level)  # a line per request drowns the rest
+    speed_up_moto()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return server, f"http://{host}:{server.get_host_and_port()[1]}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the stack prints a line per event
-    speed_up_moto()
     problem = _port_problem(args.host, args.port)
     if problem:
         # ThreadedMotoServer.start waits forever for a server that failed to bind.
         print(f"error: {problem}", flush=True)
         return 1
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
-    print(f"{READY}{server.get_host_and_port()[1]}", flush=True)
+    server, endpoint = start_in_this_process(args.port, host=args.host)
+    print(f"{READY}{endpoint.rsplit(':', 1)[1]}", flush=True)
     sys.stdin.read()  # until the parent closes our stdin, or dies
     server.stop()
     return 0

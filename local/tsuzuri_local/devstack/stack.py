@@ -74,7 +74,6 @@ class _Aws:
 
     endpoint: str
     clients: Clients
-    sqs: Any
     stack: LocalStack
     queue_url: str
     queue_arn: str
@@ -127,20 +126,16 @@ def _start_moto(aws_port: int) -> AwsProcess:
 
 
 def _provision(server: AwsProcess) -> _Aws:
-    import botocore.session
     from tsuzuri.aws.clients import make_clients
 
     from tsuzuri_local.provision import provision
 
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    endpoint = server.endpoint
     clients = make_clients(endpoint_url=endpoint, region=REGION)
-    sqs = botocore.session.get_session().create_client(
-        "sqs", region_name=REGION, endpoint_url=endpoint
-    )
-    stack = provision(clients, prefix="tsuzuri-dev", sqs=sqs)
+    stack = provision(clients, prefix="tsuzuri-dev", sqs=clients.sqs)
     if stack.queue_url is None or stack.queue_arn is None:
         raise RuntimeError("the render queue was not created")
-    return _Aws(endpoint, clients, sqs, stack, stack.queue_url, stack.queue_arn)
+    return _Aws(endpoint, clients, stack, stack.queue_url, stack.queue_arn)
 
 
 def _open_preview(aws: _Aws, port: int) -> PreviewServer:
@@ -164,7 +159,7 @@ def _render_pump(aws: _Aws, site_url: str, stop: threading.Event) -> tuple[Conso
     handler = load_handler()
     console = Console(aws.clients.s3, settings.source_bucket, site_url)
     pump = EventPump(
-        sqs=aws.sqs, queue_url=aws.queue_url, queue_arn=aws.queue_arn,
+        sqs=aws.clients.sqs, queue_url=aws.queue_url, queue_arn=aws.queue_arn,
         handler=handler.lambda_handler, batch_size=plan.batch_size,
         window_s=min(plan.batching_window_s, 0.5), on_batch=console.batch,
         stop_event=stop, loading=lambda: not console.ready.is_set(),
@@ -196,7 +191,7 @@ def _related_pump(aws: _Aws, console: Console, stop: threading.Event) -> StreamP
         ),
         stream_arn=aws.stack.stream_arn or "",
         handler=load_handler(RELATED_HANDLER).lambda_handler,
-        on_failure=queue_sender(aws.sqs, "tsuzuri-dev-related-failures"), stop_event=stop,
+        on_failure=queue_sender(aws.clients.sqs, "tsuzuri-dev-related-failures"), stop_event=stop,
         on_quiet=console.related_quiet,
         **{k: v for k, v in related_mapping(load_template()).items() if k != "report_failures"},
     )  # fmt: skip

@@ -3,17 +3,24 @@ injected: handlers, the local stack and tests pass them in, nothing creates its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Clients:
     s3: Any
     dynamodb: Any
     cloudfront: Any
-    # The render queue: a site config change queues its rebuild requests there.
-    sqs: Any
+    make_sqs: Callable[[], Any] = field(repr=False, compare=False)
+
+    @cached_property
+    def sqs(self) -> Any:
+        """The render queue's client, made on first use: only a site config change
+        queues rebuild requests, and every client made costs the cold start."""
+        return self.make_sqs()
 
 
 def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> Clients:
@@ -35,5 +42,5 @@ def make_clients(*, endpoint_url: str | None = None, region: str | None = None) 
         s3=session.create_client("s3", **options),
         dynamodb=session.create_client("dynamodb", **options),
         cloudfront=session.create_client("cloudfront", **options),
-        sqs=session.create_client("sqs", **options),
+        make_sqs=lambda: session.create_client("sqs", **options),
     )

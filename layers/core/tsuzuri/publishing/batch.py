@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tsuzuri.errors import TransientError
+from tsuzuri.publishing.current import KeptCurrent
 from tsuzuri.publishing.publisher import BatchResult, Change, Outcome
 from tsuzuri.publishing.rebuild import RebuildRequest, config_requests, enqueue
 
 if TYPE_CHECKING:
+    from tsuzuri.aws.clients import Clients
     from tsuzuri.publishing.indexer import RebuildEffect
     from tsuzuri.publishing.publisher import Publisher
 
@@ -70,27 +72,18 @@ class RenderService:
     instance has accepted a newer ``_config.yml`` or ``theme/`` set."""
 
     def __init__(
-        self, build_publisher: Callable[[], Publisher], *, sqs: Any, queue_url: str | None
+        self, build_publisher: Callable[[], Publisher], *, clients: Clients, queue_url: str | None
     ):
-        self._build_publisher = build_publisher
-        self._publisher: Publisher | None = None
-        self._sqs = sqs
+        self._publisher = KeptCurrent(build_publisher, lambda publisher: publisher)
+        self._clients = clients
         self._queue_url = queue_url
 
     @property
     def publisher(self) -> Publisher:
-        if self._publisher is None:
-            self._publisher = self._build_publisher()
-        return self._publisher
-
-    def reload(self) -> None:
-        """Forget the publisher: the next use reads the accepted config and theme again."""
-        self._publisher = None
+        return self._publisher.get()
 
     def handle(self, batch: RenderBatch) -> RenderBatchResult:
-        if not self.publisher.settings_are_current():
-            self.reload()
-        done = RenderBatchResult(self.publisher.process(batch.changes))
+        done = RenderBatchResult(self._publisher.current().process(batch.changes))
         done.result.failed_tokens.extend(batch.poison)
         for message_id, request in batch.rebuilds:
             try:
@@ -110,7 +103,7 @@ class RenderService:
         if (request.config and request.config != current.site.fingerprint()) or (
             request.theme and request.theme != current.theme_fingerprint
         ):
-            self.reload()  # this instance holds an older _config.yml or theme
+            self._publisher.reload()  # this instance holds an older _config.yml or theme
         if request.keys:
             reindexed = self.publisher.process([Change(key=k, removed=False) for k in request.keys])
             failed = [o.key for o in reindexed.outcomes if o.status == "failed"]
@@ -122,4 +115,4 @@ class RenderService:
     def _queue(self, effect: RebuildEffect) -> int:
         if not self._queue_url:
             return 0
-        return enqueue(self._sqs, self._queue_url, config_requests(self.publisher, effect))
+        return enqueue(self._clients.sqs, self._queue_url, config_requests(self.publisher, effect))

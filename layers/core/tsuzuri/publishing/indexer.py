@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
@@ -128,8 +129,9 @@ class RenderingContext:
                 self._theme.append(Theme(self.site, overrides=self.theme_overrides))
             return self._theme[0]
 
-    @property
+    @cached_property
     def theme_fingerprint(self) -> str:
+        # Once per context: a warm instance compares it with the table's on every batch.
         from tsuzuri.rendering.overrides import overrides_fingerprint
 
         return overrides_fingerprint(self.theme_overrides)

@@ -7,18 +7,15 @@ three run the same code against AWS, moto's server, or anything boto3 can reach.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from tsuzuri.aws.buckets import SiteBucket, SourceBucket
 from tsuzuri.aws.cdn import Invalidator
 from tsuzuri.aws.clients import Clients
 from tsuzuri.aws.store import PostStore
 from tsuzuri.domain.site_config import CONFIG_KEYS, SiteConfig
+from tsuzuri.publishing.batch import RenderService
 from tsuzuri.publishing.publisher import Publisher
 from tsuzuri.settings import Settings
-
-if TYPE_CHECKING:
-    from tsuzuri.publishing.batch import RenderService
 
 
 def load_site_config(source: SourceBucket, overrides: Mapping[str, str]) -> SiteConfig:
@@ -67,10 +64,8 @@ def build_publisher(
 def build_render_service(settings: Settings, clients: Clients) -> RenderService:
     """The render function's core: a publisher built now and again whenever another
     instance accepts a newer config or theme, and the queue its rebuilds go to."""
-    from tsuzuri.publishing.batch import RenderService
-
     return RenderService(
         lambda: build_publisher(settings, clients),
-        sqs=clients.sqs,
+        clients=clients,
         queue_url=settings.render_queue_url,
     )

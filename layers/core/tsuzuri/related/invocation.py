@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tsuzuri.publishing.current import KeptCurrent
 from tsuzuri.related.service import BatchOutcome, RelatedService
 
 # Pages rendered per step of an operator's rebuild, and the time kept back for the last
@@ -63,17 +64,11 @@ class RelatedFunction:
     another instance has accepted a newer ``_config.yml`` or theme."""
 
     def __init__(self, build_service: Callable[[], RelatedService]):
-        self._build_service = build_service
-        self._service: RelatedService | None = None
+        self._service = KeptCurrent(build_service, lambda service: service.publisher)
 
     @property
     def service(self) -> RelatedService:
-        if self._service is None:
-            self._service = self._build_service()
-        return self._service
-
-    def reload(self) -> None:
-        self._service = None
+        return self._service.get()
 
     def handle(
         self,
@@ -86,17 +81,14 @@ class RelatedFunction:
             return SyncDone(synced, following)
         if isinstance(request, RecomputeRequest):
             return self.recompute(request, remaining_ms)
-        if not self.service.publisher.settings_are_current():
-            self.reload()
-        service = self.service
+        service = self._service.current()
         service.on_error = on_error
         return service.process(request.records)
 
     def recompute(
         self, request: RecomputeRequest, remaining_ms: Callable[[], int]
     ) -> RecomputeDone:
-        self.reload()  # read _config.yml again: the settings may have just changed
-        service = self.service
+        service = self._service.current()  # the settings may have just changed
         posts = service.rebuild_all() if request.action == "rebuild" else 0
         rendered = 0
         while remaining_ms() > REBUILD_RESERVE_MS:
