@@ -52,7 +52,7 @@ def main() -> None:
     for _, post in sorted(posts, key=lambda p: p[1].date, reverse=True):
         by_year[post.date.year].append(post.summary())
     shards = {year: build_shard(year, members) for year, members in by_year.items()}
-    manifest = build_manifest(shards).encode()
+    manifest = build_manifest((y, s.count, s.version) for y, s in shards.items()).encode()
     raw_total = sum(len(s.body.encode()) for s in shards.values()) + len(manifest)
     gz_total = sum(gz(s.body.encode()) for s in shards.values()) + gz(manifest)
     largest = max(shards.values(), key=lambda s: len(s.body.encode()))

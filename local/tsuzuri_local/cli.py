@@ -42,6 +42,13 @@ examples:
       --queue-url http://127.0.0.1:5000/123456789012/tsuzuri-dev-render \\
       --dead-letter-url http://127.0.0.1:5000/123456789012/tsuzuri-dev-render-dlq
 """
+EPILOG_MIGRATE = """examples:
+  tsuzuri migrate --stack tsuzuri     # once, right after `sam deploy` of this release
+  tsuzuri migrate --table tsuzuri-posts --site-bucket tsuzuri-site-123456789012
+
+Recounts every list and records what the site bucket holds, so that a publish reads
+pages by position instead of whole lists. Safe to run again; pause uploads while it runs.
+"""
 EPILOG_DEV = """examples:
   tsuzuri dev                      # publishes examples/ and serves http://127.0.0.1:8080/
   tsuzuri dev --content ~/blog     # a Jekyll site folder (_posts/, assets/, _config.yml)
@@ -99,6 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rebuild.add_argument("--endpoint-url", help="another AWS endpoint, e.g. tsuzuri dev's")
     rebuild.add_argument("--region", help="AWS region (default: your AWS configuration)")
     rebuild.set_defaults(run=_rebuild)
+
+    migrate = commands.add_parser(
+        "migrate", help="upgrade a deployed table to this release's data model (run once)",
+        epilog=EPILOG_MIGRATE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    migrate.add_argument("--stack", help="a deployed tsuzuri stack (reads its outputs)")
+    migrate.add_argument("--table", help="the table (instead of --stack)")
+    migrate.add_argument("--site-bucket", help="the site bucket (instead of --stack)")
+    migrate.add_argument("--endpoint-url", help="another AWS endpoint, e.g. tsuzuri dev's")
+    migrate.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    migrate.set_defaults(run=_migrate)
 
     redrive = commands.add_parser(
         "redrive", help="move dead-lettered render messages back to the render queue",
@@ -278,6 +296,7 @@ def _publish(args: argparse.Namespace) -> int:
 # --option -> the StackOutputs field that gives it when --stack is used instead.
 _STACK_OUTPUT_FOR = {
     "table": "table_name",
+    "site_bucket": "site_bucket",
     "queue_url": "queue_url",
     "dead_letter_url": "dead_letter_url",
 }
@@ -308,7 +327,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     if resolved is None:
         return 2
     table, queue_url = resolved
-    urls = [m.url for m in PostStore(_client("dynamodb", args), table).list_members("all")]
+    urls = [m.url for m in PostStore(_client("dynamodb", args), table).lists.every("all")]
     sqs = _client("sqs", args)
     total = enqueue(sqs, queue_url, plan_requests(urls))
     print(f"queued {total} rebuild requests for {len(urls)} posts", file=sys.stderr)
@@ -317,6 +336,27 @@ def _rebuild(args: argparse.Namespace) -> int:
         print(f"[{done}/{of}] rebuild requests done", file=sys.stderr, flush=True)
 
     return 0 if wait_for_queue(sqs, queue_url, total, progress=progress) else 1
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from tsuzuri.aws.store import PostStore
+    from tsuzuri.publishing.migrate import migrate
+
+    resolved = _stack_or_options(args, "table", "site_bucket")
+    if resolved is None:
+        return 2
+    table, site_bucket = resolved
+    store = PostStore(_client("dynamodb", args), table)
+    done = migrate(
+        store, _client("s3", args), site_bucket,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )  # fmt: skip
+    print(
+        f"migrated: {done.posts} posts in {done.lists} lists, {done.months} months, "
+        f"{done.objects} site objects",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _redrive(args: argparse.Namespace) -> int:

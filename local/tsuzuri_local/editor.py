@@ -22,6 +22,7 @@ from tsuzuri_local.devstack.mirror import content_files
 class StackOutputs:
     source_bucket: str
     table_name: str | None = None
+    site_bucket: str | None = None
     queue_url: str | None = None
     dead_letter_url: str | None = None
 
@@ -37,6 +38,7 @@ def stack_outputs(cloudformation: Any, stack: str) -> StackOutputs:
     return StackOutputs(
         source_bucket=outputs["SourceBucketName"],
         table_name=outputs.get("TableName"),
+        site_bucket=outputs.get("SiteBucketName"),
         queue_url=outputs.get("RenderQueueUrl"),
         dead_letter_url=outputs.get("RenderDeadLetterQueueUrl"),
     )

@@ -146,6 +146,6 @@ def test_platform_failure_reports_the_message_for_retry(
     def throttled(*_args: object, **_kwargs: object) -> None:
         raise TransientError("DynamoDB put_item: ThrottlingException")
 
-    monkeypatch.setattr(handler.service().publisher.store, "claim_and_put_post", throttled)
+    monkeypatch.setattr(handler.service().publisher.store, "publish_post", throttled)
     result = _invoke(handler, event)
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}

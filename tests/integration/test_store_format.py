@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tsuzuri.aws.clients import Clients
+from tsuzuri.aws.lists import Placement, membership_actions
 from tsuzuri.aws.store import PostStore
 from tsuzuri.domain.model import PostSummary
 from tsuzuri.settings import Settings
@@ -25,15 +26,17 @@ def test_membership_round_trips_through_one_card_attribute(
         in_sitemap=False,
         headings=("見出し", "Heading"),
     )
-    assert store.add_member("tag/ai", "AI", summary) == "added"
-    assert store.add_member("tag/ai", "AI", summary) == "unchanged"
+    place = Placement(summary.sort_key, "2026-01", {"tag/ai": "AI"}, summary)
+    change = membership_actions(stack.table_name, None, place)
+    clients.dynamodb.transact_write_items(TransactItems=change.actions)
+    assert change.counts == {"tag/ai": 1}
 
     item = clients.dynamodb.get_item(
         TableName=stack.table_name,
         Key={"pk": {"S": "L#tag/ai"}, "sk": {"S": summary.sort_key}},
     )["Item"]
     assert set(item) == {"pk", "sk", "url", "card"}
-    [read] = store.list_members("tag/ai")
+    [read] = store.lists.every("tag/ai")
     assert read == summary
     assert read.headings == summary.headings
 
@@ -55,7 +58,7 @@ def test_membership_written_before_the_card_format_still_reads(
             "in_sitemap": {"BOOL": True},
         },
     )
-    [read] = store.list_members("all")
+    [read] = store.lists.every("all")
     assert read.url == "/2025/05/06/old/"
     assert read.title == "古い記事"
     assert read.tags == ("AI",)

@@ -69,6 +69,21 @@ class Site:
         text = self.page(url)
         return None if text is None else json.loads(text)
 
+    def tag_posts(self, url: str) -> list[str]:
+        """Every post URL of a tag's JSON, following its ``older`` files from
+        ``url`` (``/tags/<slug>/index.json``); the newest file and the newest older
+        one may share posts, as the tag's HTML pages do. Each file lists a post once."""
+        urls: list[str] = []
+        next_url: str | None = url
+        while next_url:
+            data = self.json(next_url)
+            assert data is not None, f"{next_url} is missing"
+            listed = [p["url"] for p in data["posts"]]
+            assert len(listed) == len(set(listed)), f"a post listed twice in {next_url}"
+            urls += [u for u in listed if u not in urls]
+            next_url = data.get("older")
+        return urls
+
     def keys(self) -> set[str]:
         paginator = self.clients.s3.get_paginator("list_objects_v2")
         return {

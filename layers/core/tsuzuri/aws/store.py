@@ -9,25 +9,28 @@ pk                 sk               holds
 ``SRC#<key>``      ``SRC``          what a source key last became: URL, state, sequencer
 ``POST#<url>``     ``POST``         a published post's fields; owning it claims the URL
 ``POST#<url>``     ``BODY``         the rendered body (zlib), so re-renders skip Markdown
-``L#<list>``       ``<sort key>``   one membership: a post in ``all``, ``tag/x``, ``category/y``
-``LISTS``          ``<list>``       a list's name, member count and version counter
+``L#<list>``, ``LISTS``, ``TERMS``, ``MONTHS``, ``YEARS``: the lists (:mod:`tsuzuri.aws.lists`)
+``OBJ#<key>``      ``OBJ``          the hash of a site object as last written (manifest)
 ``OUTBOX``         ``<reference>``  CloudFront paths written but not yet invalidated
 ``PAGE#<url>``     ``PAGE``         a static page (fields and zlib body); owning it claims the URL
 ``PAGES``          ``<url>``        the page index (title, source key, lastmod) for the sitemap
 ``SITE``           ``CONFIG``       the site config the pages were last rendered with
 =================  ===============  ==================================================
 
-A list's version is bumped after every membership write. A page renderer reads the
-versions, renders, writes, and reads them again: if a version moved, another render
-raced it and it renders again (see :mod:`tsuzuri.publishing.publisher`). Member counts are
-taken by the renders themselves, so no write needs a transaction.
+A post's item, its body, its memberships and the list counters change in one
+transaction (:meth:`PostStore.publish_post`), which also bumps each list's version. A
+page renderer reads the versions, renders, writes, and reads them again: if a version
+moved, another render raced it and it renders again (see
+:mod:`tsuzuri.publishing.site_builder`).
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -36,6 +39,16 @@ from botocore.exceptions import ClientError
 
 from tsuzuri.aws.calls import error_code
 from tsuzuri.aws.dynamo_types import serialize
+from tsuzuri.aws.lists import (
+    ALL,
+    ListIndex,
+    Placement,
+    believed_present,
+    membership_actions,
+    summary_fields,
+    summary_from_member,
+)
+from tsuzuri.aws.manifest import ObjectManifest
 from tsuzuri.aws.table import Table, dump_item, load_item
 from tsuzuri.domain.model import Page, PageEntry, Post, PostSummary, Term
 from tsuzuri.domain.site_config import RecordedFingerprint
@@ -56,14 +69,6 @@ class SourceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class ListInfo:
-    list_id: str
-    name: str
-    count: int
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
 class StoredPost:
     """A post as kept in the table: everything needed to re-render its page."""
 
@@ -80,6 +85,8 @@ def sequencer_newer(candidate: str, current: str) -> bool:
 class PostStore:
     def __init__(self, client: Any, table_name: str):
         self.table = Table(client, table_name)
+        self.lists = ListIndex(self.table)
+        self.manifest = ObjectManifest(self.table)
 
     # -- source records ---------------------------------------------------------
     def get_source(self, key: str) -> SourceRecord | None:
@@ -128,6 +135,30 @@ class PostStore:
         related = items.get("RELATED", {}).get("posts", [])
         return post_from_item(post_item, body, related)
 
+    def get_posts(self, urls: Sequence[str]) -> dict[str, StoredPost]:
+        """Several posts with bodies and related lists, in one batch read."""
+        keys = [(f"POST#{u}", sk) for u in urls for sk in ("POST", "BODY", "RELATED")]
+        parts: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for item in self.table.batch_get(keys):
+            parts.setdefault(str(item["pk"]).removeprefix("POST#"), {})[item["sk"]] = item
+        found: dict[str, StoredPost] = {}
+        for url, items in parts.items():
+            if "POST" not in items:
+                continue
+            body = ""
+            if "BODY" in items:
+                body = zlib.decompress(bytes(items["BODY"]["html"])).decode("utf-8")
+            found[url] = post_from_item(
+                items["POST"], body, items.get("RELATED", {}).get("posts", [])
+            )
+        return found
+
+    def get_post_fields(self, url: str) -> Post | None:
+        """The post's fields without its body or related list: what a re-publish
+        compares with."""
+        item = self.table.get(f"POST#{url}", "POST")
+        return None if item is None else post_from_item(item, "").post
+
     def put_related(self, url: str, related: Sequence[PostSummary]) -> bool:
         """Store a post's related list (kept out of the POST item so that the stream
         filter on ``sk = POST`` never hears the related-posts function's own writes).
@@ -149,65 +180,108 @@ class PostStore:
         item = self.table.get(f"POST#{url}", "POST", projection="source_key")
         return None if item is None else str(item["source_key"])
 
-    def claim_and_put_post(self, post: Post) -> None:
-        """Write the post, failing with :class:`UrlCollision` if another file owns its URL.
+    def publish_post(
+        self, post: Post, new: Placement, *, replaces: Placement | None = None
+    ) -> dict[str, int]:
+        """Claim the post's URL, write it and its body, and move its memberships from
+        ``replaces`` (its last published version at this URL) to ``new``: one
+        transaction, so the list counters never disagree with the members. Fails
+        with :class:`UrlCollision` if another file owns the URL. Returns the members
+        added (negative: removed) per list.
 
         The related list is kept as it is: it belongs to the related-posts function.
         """
-        key = {"pk": {"S": f"POST#{post.url}"}, "sk": {"S": "POST"}}
         fields = _post_fields(post)
         names = {f"#{name}": name for name in fields}
         values = {f":{name}": serialize(v) for name, v in fields.items()}
-        values[":key"] = {"S": post.source_key}
-        values[":one"] = {"N": "1"}
-        values[":zero"] = {"N": "0"}
+        values.update({":key": {"S": post.source_key}, ":one": {"N": "1"}, ":zero": {"N": "0"}})
         update = "SET " + ", ".join(f"#{n} = :{n}" for n in fields)
         update += ", #revision = if_not_exists(#revision, :zero) + :one"
         names["#revision"] = "revision"
-        names["#source_key"] = "source_key"
+        body = zlib.compress(post.body_html.encode("utf-8"), 6)
+        own = [
+            {
+                "Update": {
+                    "TableName": self.table.name,
+                    "Key": {"pk": {"S": f"POST#{post.url}"}, "sk": {"S": "POST"}},
+                    "UpdateExpression": update,
+                    "ConditionExpression": "attribute_not_exists(pk) OR #source_key = :key",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table.name,
+                    "Item": dump_item({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}),
+                }
+            },
+        ]
         try:
-            self.table.call(
-                "update_item",
-                TableName=self.table.name,
-                Key=key,
-                UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(pk) OR #source_key = :key",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+            if replaces is not None and _too_big(len(own), replaces, new):
+                # Too many terms change for one transaction: leave the old lists first
+                # (a transaction of its own, exact counts), then join the new ones.
+                counts = self._move(replaces, None, [])
+                for list_id, by in self._move(None, new, own).items():
+                    counts[list_id] = counts.get(list_id, 0) + by
+                return counts
+            return self._move(replaces, new, own)
+        except _OwnCancelled:
             owner = self.get_post_owner(post.url) or "another file"
             raise UrlCollision(
                 f"{post.url} is already published from {owner}",
                 hint="change the slug in the filename, the date, or set a permalink",
             ) from None
-        body = zlib.compress(post.body_html.encode("utf-8"), 6)
-        self.table.call(
-            "put_item",
-            TableName=self.table.name,
-            Item=dump_item({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}),
-        )
 
-    def delete_post(self, url: str, source_key: str) -> None:
+    def retract_post(self, post: Post, placement: Placement) -> dict[str, int]:
+        """Take the post out of every list and delete it, if ``post.source_key`` still
+        owns its URL (else leave the URL to its new owner). One transaction."""
+        key = {"pk": {"S": f"POST#{post.url}"}}
+        own: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table.name,
+                    "Key": {**key, "sk": {"S": "POST"}},
+                    "ConditionExpression": "source_key = :key",
+                    "ExpressionAttributeValues": {":key": {"S": post.source_key}},
+                }
+            },
+            {"Delete": {"TableName": self.table.name, "Key": {**key, "sk": {"S": "BODY"}}}},
+        ]
         try:
-            self.table.call(
-                "delete_item",
-                TableName=self.table.name,
-                Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "POST"}},
-                ConditionExpression="attribute_not_exists(pk) OR source_key = :key",
-                ExpressionAttributeValues={":key": {"S": source_key}},
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            return  # someone else owns that URL now: leave it alone
-        self.table.call(
-            "delete_item",
-            TableName=self.table.name,
-            Key={"pk": {"S": f"POST#{url}"}, "sk": {"S": "BODY"}},
-        )
+            return self._move(placement, None, own)
+        except _OwnCancelled:
+            return {}  # someone else owns that URL now: leave it alone
+
+    def _move(
+        self, old: Placement | None, new: Placement | None, own: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Run ``own`` with the membership moves in one transaction. A cancelled
+        membership condition means the table holds what the caller did not expect
+        (a retry after a crash, or a race): the belief is corrected and the
+        transaction built again, so no member is ever counted twice."""
+        present: dict[tuple[str, str], bool] = {}
+        for attempt in range(TRANSACT_ATTEMPTS):
+            change = membership_actions(self.table.name, old, new, present=present)
+            try:
+                self.table.call("transact_write_items", TransactItems=own + change.actions)
+                return change.counts
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [
+                    str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])
+                ]
+            if "ConditionalCheckFailed" in reasons[: len(own)]:
+                raise _OwnCancelled
+            for action, code, expects in zip(
+                change.actions, reasons[len(own) :], change.expects, strict=False
+            ):
+                if code == "ConditionalCheckFailed" and expects is not None:
+                    present[expects] = not believed_present(action)
+            if "ConditionalCheckFailed" not in reasons:  # a conflict with another write
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311
+        raise TransientError("the lists kept changing under this publish; will retry")
 
     # -- static pages -----------------------------------------------------------
     def get_page_owner(self, url: str) -> str | None:
@@ -352,123 +426,6 @@ class PostStore:
                 raise
             raise TransientError("another theme change was recorded meanwhile") from exc
 
-    # -- lists ------------------------------------------------------------------
-    def add_member(self, list_id: str, name: str, summary: PostSummary) -> str:
-        """Add or refresh a membership: ``added``, ``updated`` or ``unchanged``.
-
-        The membership is written first and the list's version bumped after it, so a
-        renderer that read the version before the bump sees it move and renders again,
-        and one that read it after sees the membership. No transaction is needed.
-        """
-        member = _member_item(list_id, summary)
-        response = self.table.call(
-            "put_item", TableName=self.table.name, Item=member, ReturnValues="ALL_OLD"
-        )
-        old = response.get("Attributes")
-        status = (
-            "added"
-            if not old
-            else "unchanged"
-            if load_item(old) == load_item(member)
-            else "updated"
-        )
-        self._bump(list_id, name)  # even when unchanged: a retry must not skip it
-        return status
-
-    def add_memberships(self, lists: Mapping[str, str], summary: PostSummary) -> dict[str, str]:
-        return {list_id: self.add_member(list_id, name, summary) for list_id, name in lists.items()}
-
-    def remove_member(self, list_id: str, name: str, sort_key: str) -> bool:
-        response = self.table.call(
-            "delete_item",
-            TableName=self.table.name,
-            Key={"pk": {"S": f"L#{list_id}"}, "sk": {"S": sort_key}},
-            ReturnValues="ALL_OLD",
-        )
-        self._bump(list_id, name)
-        return bool(response.get("Attributes"))
-
-    def _bump(self, list_id: str, name: str) -> None:
-        self.table.call(
-            "update_item",
-            TableName=self.table.name,
-            Key={"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
-            UpdateExpression="SET #name = :name ADD #version :one",
-            ExpressionAttributeNames={"#name": "name", "#version": "version"},
-            ExpressionAttributeValues={":name": {"S": name}, ":one": {"N": "1"}},
-        )
-
-    def set_count(self, list_id: str, count: int, seen_version: int) -> None:
-        """Record a list's size as counted by a render, unless a newer change raced it
-        (that change's own render will count again)."""
-        try:
-            self.table.call(
-                "update_item",
-                TableName=self.table.name,
-                Key={"pk": {"S": "LISTS"}, "sk": {"S": list_id}},
-                UpdateExpression="SET #count = :count",
-                ConditionExpression="#version = :seen",
-                ExpressionAttributeNames={"#count": "count", "#version": "version"},
-                ExpressionAttributeValues={
-                    ":count": {"N": str(count)},
-                    ":seen": {"N": str(seen_version)},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-
-    def list_members(self, list_id: str) -> list[PostSummary]:
-        """Every member, newest first. Consistent, so a render sees its own writes."""
-        return [
-            _summary_from_item(item) for item in self.table.query(f"L#{list_id}", forward=False)
-        ]
-
-    def adjacent(
-        self, list_id: str, sort_key: str
-    ) -> tuple[PostSummary | None, PostSummary | None] | None:
-        """The members just older and just newer than the member at ``sort_key``, read
-        with two one-item queries instead of the whole list; None when it is not a member."""
-        pk = {":pk": {"S": f"L#{list_id}"}, ":sk": {"S": sort_key}}
-        here_and_newer = list(
-            self.table.query_raw("pk = :pk AND sk >= :sk", pk, forward=True, limit=2)
-        )
-        if not here_and_newer or here_and_newer[0]["sk"] != sort_key:
-            return None
-        older = list(self.table.query_raw("pk = :pk AND sk < :sk", pk, forward=False, limit=1))
-        return (
-            _summary_from_item(older[0]) if older else None,
-            _summary_from_item(here_and_newer[1]) if len(here_and_newer) > 1 else None,
-        )
-
-    def list_infos(self, prefix: str = "") -> list[ListInfo]:
-        condition = "pk = :pk"
-        values: dict[str, Any] = {":pk": {"S": "LISTS"}}
-        if prefix:
-            condition += " AND begins_with(sk, :prefix)"
-            values[":prefix"] = {"S": prefix}
-        return [_list_info(item) for item in self.table.query_raw(condition, values, forward=True)]
-
-    def list_versions(self, list_ids: Iterable[str]) -> dict[str, int]:
-        ids = sorted(set(list_ids))
-        versions = dict.fromkeys(ids, 0)
-        for chunk in _chunks(ids, 100):
-            request = {
-                self.table.name: {
-                    "Keys": [{"pk": {"S": "LISTS"}, "sk": {"S": i}} for i in chunk],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "sk, #version",
-                    "ExpressionAttributeNames": {"#version": "version"},
-                }
-            }
-            while request:
-                response = self.table.call("batch_get_item", RequestItems=request)
-                for raw in response["Responses"].get(self.table.name, []):
-                    item = load_item(raw)
-                    versions[item["sk"]] = int(item.get("version", 0))
-                request = response.get("UnprocessedKeys") or {}
-        return versions
-
     # -- invalidation outbox ----------------------------------------------------
     def save_outbox(self, reference: str, paths: Sequence[str]) -> None:
         self.table.call(
@@ -489,36 +446,6 @@ class PostStore:
             TableName=self.table.name,
             Key={"pk": {"S": "OUTBOX"}, "sk": {"S": reference}},
         )
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def summary_fields(summary: PostSummary) -> dict[str, Any]:
-    return {
-        "url": summary.url,
-        "title": summary.title,
-        "date": summary.date.isoformat(),
-        "excerpt": summary.excerpt,
-        "image": summary.image,
-        "tags": list(summary.tags),
-        "lastmod": summary.lastmod.isoformat() if summary.lastmod else None,
-        "in_sitemap": summary.in_sitemap,
-        "headings": list(summary.headings) or None,
-    }
-
-
-def _member_item(list_id: str, summary: PostSummary) -> dict[str, Any]:
-    # The card is one JSON string, not a DynamoDB map: lists are read whole on the render
-    # path, and botocore parses (and DynamoDB bills) every typed node of every item. One
-    # string per item reads about five times faster than the ~30 nodes of a map.
-    fields = summary_fields(summary)
-    url = fields.pop("url")
-    present = {k: v for k, v in fields.items() if v is not None}
-    card = json.dumps(present, ensure_ascii=False, separators=(",", ":"))
-    return dump_item({"pk": f"L#{list_id}", "sk": summary.sort_key, "url": url, "card": card})
 
 
 def _post_fields(post: Post) -> dict[str, Any]:
@@ -585,7 +512,7 @@ def post_from_item(
         extra=json.loads(item.get("extra") or "{}"),
         signature=item.get("signature", ""),
     )
-    related = tuple(_summary_from_item(r) for r in related_items)
+    related = tuple(summary_from_member(r) for r in related_items)
     return StoredPost(post=post, related=related)
 
 
@@ -627,26 +554,27 @@ def _page_from_item(item: Mapping[str, Any]) -> Page:
     )
 
 
-def _summary_from_item(item: Mapping[str, Any]) -> PostSummary:
-    if "card" in item:  # a membership (older ones hold the fields as attributes)
-        item = {**json.loads(item["card"]), "url": item["url"]}
-    return PostSummary(
-        url=item["url"],
-        title=item["title"],
-        date=datetime.fromisoformat(item["date"]),
-        excerpt=item.get("excerpt", ""),
-        image=item.get("image") or None,
-        tags=tuple(item.get("tags", [])),
-        lastmod=datetime.fromisoformat(item["lastmod"]) if item.get("lastmod") else None,
-        in_sitemap=bool(item.get("in_sitemap", True)),
-        headings=tuple(item.get("headings") or ()),
-    )
+# A transaction holds at most 100 items; a post's own items take a few of them.
+TRANSACT_LIMIT = 100
+TRANSACT_ATTEMPTS = 6
 
 
-def _list_info(item: Mapping[str, Any]) -> ListInfo:
-    return ListInfo(
-        list_id=item["sk"],
-        name=item.get("name", item["sk"]),
-        count=int(item.get("count", 0)),
-        version=int(item.get("version", 0)),
+class _OwnCancelled(Exception):
+    """The post's own item refused the transaction: its URL belongs to another file."""
+
+
+def _too_big(own: int, old: Placement, new: Placement) -> bool:
+    lists = set(old.lists) | set(new.lists)
+    moved = old.sort_key != new.sort_key
+    members = len(new.lists) + (len(old.lists) if moved else len(set(old.lists) - set(new.lists)))
+    return own + members + len(lists) + 1 > TRANSACT_LIMIT
+
+
+def placement_of(post: Post, site_title: str) -> Placement:
+    """Where a published post belongs: the ``all`` list and one per tag and category."""
+    return Placement(
+        sort_key=post.sort_key,
+        local_month=post.date.strftime("%Y-%m"),
+        lists={ALL: site_title} | {t.list_id: t.name for t in post.terms},
+        card=post.summary(),
     )

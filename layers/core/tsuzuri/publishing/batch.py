@@ -109,7 +109,7 @@ class RenderService:
             failed = [o.key for o in reindexed.outcomes if o.status == "failed"]
             if failed:
                 raise TransientError(f"re-index failed for {failed}")
-        rebuilt = self.publisher.refresh_posts(request.urls, lists=request.lists)
+        rebuilt = self.publisher.refresh_posts(request.urls, lists=request.lists, rewrite=True)
         return RebuildDone(len(request.urls), len(request.keys), len(rebuilt.written))
 
     def _queue(self, effect: RebuildEffect) -> int:

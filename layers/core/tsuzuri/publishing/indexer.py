@@ -20,7 +20,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from tsuzuri.aws.buckets import SiteBucket, SiteFile, SourceBucket, page_file
-from tsuzuri.aws.store import PostStore, SourceRecord, StoredPost, sequencer_newer
+from tsuzuri.aws.lists import ALL
+from tsuzuri.aws.store import (
+    PostStore,
+    SourceRecord,
+    placement_of,
+    sequencer_newer,
+)
 from tsuzuri.domain.keys import SourceKey, classify_key
 from tsuzuri.domain.model import Page, Post, page_key
 from tsuzuri.domain.page import parse_page
@@ -38,7 +44,6 @@ from tsuzuri.errors import (
 if TYPE_CHECKING:
     from tsuzuri.rendering.theme import Theme
 
-ALL = "all"
 Status = Literal[
     "published",
     "unchanged",
@@ -148,12 +153,13 @@ class RenderPlan:
     fresh_posts: dict[str, Post] = field(default_factory=dict)
     delete_keys: set[str] = field(default_factory=set)
     extra_files: list[SiteFile] = field(default_factory=list)
-    years: set[int] = field(default_factory=set)
+    months: set[str] = field(default_factory=set)  # YYYY-MM of the posts' own dates
     assets_changed: set[str] = field(default_factory=set)
     refresh: set[str] = field(default_factory=set)  # post pages to re-render as they are
     fresh_pages: dict[str, Page] = field(default_factory=dict)  # static pages to render
     pages_changed: bool = False  # the page index changed: re-render the pages sitemap
     all_pages: bool = False  # re-render every static page (theme or config change)
+    rewrite: bool = False  # write every rendered page, changed or not (a rebuild)
     # A _config.yml or theme/ change accepted: what the rest of the batch is indexed and
     # rendered with. The publisher installs it as soon as the change is applied, so it
     # is not merged.
@@ -174,12 +180,13 @@ class RenderPlan:
         self.fresh_posts.update(other.fresh_posts)
         self.delete_keys |= other.delete_keys
         self.extra_files += other.extra_files
-        self.years |= other.years
+        self.months |= other.months
         self.assets_changed |= other.assets_changed
         self.refresh |= other.refresh
         self.fresh_pages.update(other.fresh_pages)
         self.pages_changed |= other.pages_changed
         self.all_pages |= other.all_pages
+        self.rewrite |= other.rewrite
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,28 +239,28 @@ class Indexer:
         if source.kind == "page":
             return self._apply_page(change, source, record, plan)
 
-        previous: StoredPost | None = None
+        previous: Post | None = None
         if record is not None and record.url:
-            previous = self.store.get_post(record.url)
-            if previous is not None and previous.post.source_key != source.key:
+            previous = self.store.get_post_fields(record.url)
+            if previous is not None and previous.source_key != source.key:
                 previous = None
 
         # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
         obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
         if obj is None:
             if previous is not None:
-                self._retract(previous.post, plan)
+                self._retract(previous, plan)
             self.store.put_source(
                 source.key, url=None, state="unpublished", sequencer=change.sequencer
             )
-            url = previous.post.url if previous else None
+            url = previous.url if previous else None
             return Outcome(change.key, "unpublished", url=url)
 
         post = parse_post(source, obj.body, self.context.site)
         now = self.clock()
         if not post.published or (post.date > now and not self.context.site.future):
             if previous is not None:
-                self._retract(previous.post, plan)
+                self._retract(previous, plan)
             self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
             why = (
                 "published: false" if not post.published else "dated in the future (future: false)"
@@ -267,39 +274,31 @@ class Indexer:
                 f"{post.url} is already the URL of the page {page_owner}",
                 hint="change the slug in the filename, the date, or set a permalink",
             )
-        self.store.claim_and_put_post(post)
-        if previous is not None and previous.post.url != post.url:
-            self._retract(previous.post, plan)
-            old = None
-        else:
-            old = previous.post if previous else None
-
-        old_lists = (
-            {ALL: self.context.site.title} | {t.list_id: t.name for t in old.terms} if old else {}
+        site_title = self.context.site.title
+        same_url = previous is not None and previous.url == post.url
+        new_place = placement_of(post, site_title)
+        old = previous if previous is not None and same_url else None
+        counts = self.store.publish_post(
+            post, new_place, replaces=placement_of(old, site_title) if old else None
         )
-        new_lists = {ALL: self.context.site.title} | {t.list_id: t.name for t in post.terms}
+        if previous is not None and not same_url:
+            self._retract(previous, plan)
         changed = old is None or _listing_changed(old, post)
-        for list_id, name in old_lists.items():
-            moved = list_id not in new_lists or (old is not None and old.sort_key != post.sort_key)
-            if old is not None and moved:
-                # Touched even when already removed: a retry after a crash must still render.
-                if self.store.remove_member(list_id, name, old.sort_key):
-                    plan.removed[list_id] += 1
+        self._count(counts, plan)
+        if old is not None:
+            for list_id, name in placement_of(old, site_title).lists.items():
+                # Touched even when nothing moved: a retry after a crash must still render.
                 plan.touch(list_id, name, old.sort_key)
-        summary = post.summary()
-        memberships = self.store.add_memberships(new_lists, summary)
-        for list_id, name in new_lists.items():
-            if memberships[list_id] == "added":
-                plan.added[list_id] += 1
+        for list_id, name in new_place.lists.items():
             # Touched even when unchanged: a redelivered event after a crash between
             # the index and the pages must still render them. Unchanged bytes are
             # not written, so a plain duplicate costs reads only.
             plan.touch(list_id, name, post.sort_key)
         if old is not None:
-            plan.years.add(old.date.year)
+            plan.months.add(old.date.strftime("%Y-%m"))
             for path in set(old.redirect_from) - set(post.redirect_from):
                 plan.delete_keys.add(page_key(path))
-        plan.years.add(post.date.year)
+        plan.months.add(post.date.strftime("%Y-%m"))
         plan.fresh_posts[post.url] = post
         plan.anchors[ALL].add(post.sort_key)
         for path in post.redirect_from:
@@ -440,17 +439,21 @@ class Indexer:
 
     def _retract(self, post: Post, plan: RenderPlan) -> None:
         """Take a published post off the site: page, redirects and list memberships."""
-        for term_id, name in {
-            ALL: self.context.site.title,
-            **{t.list_id: t.name for t in post.terms},
-        }.items():
-            if self.store.remove_member(term_id, name, post.sort_key):
-                plan.removed[term_id] += 1
-            plan.touch(term_id, name, post.sort_key)
-        self.store.delete_post(post.url, post.source_key)
+        place = placement_of(post, self.context.site.title)
+        self._count(self.store.retract_post(post, place), plan)
+        for list_id, name in place.lists.items():
+            plan.touch(list_id, name, post.sort_key)
         plan.delete_keys.add(page_key(post.url))
         plan.delete_keys.update(page_key(p) for p in post.redirect_from)
-        plan.years.add(post.date.year)
+        plan.months.add(post.date.strftime("%Y-%m"))
+
+    @staticmethod
+    def _count(counts: Mapping[str, int], plan: RenderPlan) -> None:
+        for list_id, by in counts.items():
+            if by > 0:
+                plan.added[list_id] += by
+            elif by < 0:
+                plan.removed[list_id] -= by
 
     def _apply_page(
         self, change: Change, source: SourceKey, record: SourceRecord | None, plan: RenderPlan

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from tsuzuri.aws.buckets import SiteBucket, SourceBucket
 from tsuzuri.aws.cdn import Invalidator
+from tsuzuri.aws.lists import ALL
 from tsuzuri.aws.store import PostStore, sequencer_newer
 from tsuzuri.domain.keys import classify_key
 from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import KeyRejected
 from tsuzuri.publishing.indexer import (
-    ALL,
     Change,
     Indexer,
     Outcome,
@@ -152,18 +152,20 @@ class Publisher:
             indexed += pool.map(self._indexer().index, run)
         return indexed
 
-    def refresh_posts(self, urls: Iterable[str], *, lists: bool = False) -> BatchResult:
+    def refresh_posts(
+        self, urls: Iterable[str], *, lists: bool = False, rewrite: bool = False
+    ) -> BatchResult:
         """Re-render the pages of these posts (e.g. after their related lists changed,
         or after a theme change), and with ``lists`` every list page, feed and sitemap.
         Bodies come from the table, so Markdown is not parsed again. Only changed bytes
-        are written, and invalidated in one request."""
-        plan = RenderPlan()
+        are written, and invalidated in one request; with ``rewrite`` every page is
+        written whatever the manifest says (a rebuild repairs a damaged bucket)."""
+        plan = RenderPlan(rewrite=rewrite)
         plan.refresh.update(urls)
         if lists:
-            for info in self.store.list_infos():
-                # An anchor below every sort key renders all archive pages of the list.
-                plan.touch(info.list_id, info.name, "")
-            plan.years.update(m.date.year for m in self.store.list_members(ALL))
+            plan.lists[ALL] = self.site.title
+            for list_id, (name, _count) in self.store.lists.terms().items():
+                plan.lists[list_id] = name
             plan.all_pages = True
         result = BatchResult()
         builder = self._site_builder()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from tsuzuri.aws.lists import ALL
 from tsuzuri.errors import InvalidMessage, TransientError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def config_requests(publisher: Publisher, effect: RebuildEffect) -> list[Rebuild
             chunk = tuple(keys[start : start + POSTS_PER_REQUEST])
             requests.append(RebuildRequest(keys=chunk, config=config, theme=theme))
         return requests
-    urls = [m.url for m in publisher.store.list_members("all")]
+    urls = [m.url for m in publisher.store.lists.every(ALL)]
     return [replace(r, config=config, theme=theme) for r in plan_requests(urls)]
 
 

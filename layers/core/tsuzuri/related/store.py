@@ -23,7 +23,7 @@ pk                     sk                  holds
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tsuzuri.aws.calls import error_code
-from tsuzuri.aws.store import PostStore, post_from_item, summary_fields
-from tsuzuri.aws.table import dump_item, load_item
+from tsuzuri.aws.lists import summary_fields
+from tsuzuri.aws.store import PostStore, post_from_item
+from tsuzuri.aws.table import dump_item
 from tsuzuri.domain.relatedness import (
     DEFAULT_SETTINGS,
     Features,
@@ -40,7 +41,6 @@ from tsuzuri.domain.relatedness import (
     RelatedSettings,
     make_features,
 )
-from tsuzuri.errors import TransientError
 from tsuzuri.related.records import CONTINUATION
 
 ENTRY = "RX#"
@@ -156,7 +156,7 @@ class RelatedStore:
     def post_and_state(self, url: str) -> tuple[dict[str, Any] | None, ListState | None]:
         """The post's item and its list, in one read."""
         post, state = None, None
-        for item in self._batch_get([(f"POST#{url}", "POST"), (f"POST#{url}", RELATED)]):
+        for item in self.table.batch_get([(f"POST#{url}", "POST"), (f"POST#{url}", RELATED)]):
             if item["sk"] == "POST":
                 post = item
             else:
@@ -165,12 +165,12 @@ class RelatedStore:
 
     def post_items(self, urls: Iterable[str]) -> list[dict[str, Any]]:
         """The ``POST`` items of these posts (absent ones left out), 100 per request."""
-        return list(self._batch_get([(f"POST#{u}", "POST") for u in urls]))
+        return list(self.table.batch_get([(f"POST#{u}", "POST") for u in urls]))
 
     def cards(self, urls: Iterable[str]) -> dict[str, Card]:
         """The cards of these posts as published now; absent posts are left out."""
         found: dict[str, Card] = {}
-        for item in self._batch_get([(f"POST#{u}", "POST") for u in urls]):
+        for item in self.table.batch_get([(f"POST#{u}", "POST") for u in urls]):
             view = view_of_post_item(item)
             if view is not None:
                 found[view.features.url] = view.card
@@ -179,7 +179,7 @@ class RelatedStore:
     # -- list states
     def states(self, urls: Iterable[str]) -> dict[str, ListState]:
         keys = [(f"POST#{u}", RELATED) for u in urls]
-        return {s.url: s for s in (_state_from_item(i) for i in self._batch_get(keys))}
+        return {s.url: s for s in (_state_from_item(i) for i in self.table.batch_get(keys))}
 
     def write_state(self, state: ListState) -> bool:
         """Compare-and-set on the revision read with the state. False if it moved."""
@@ -205,7 +205,7 @@ class RelatedStore:
     def put_states(self, states: Iterable[ListState]) -> None:
         """Unconditional writes, for a rebuild: any concurrent merge sees its revision
         move and recomputes."""
-        self._batch_write(
+        self.table.batch_write(
             {"PutRequest": {"Item": _state_item(state, (state.rev or 0) + 1)}} for state in states
         )
 
@@ -230,21 +230,21 @@ class RelatedStore:
     # -- the feature index
     def put_entries(self, features: Features, list_ids: Iterable[str]) -> None:
         body = features_to_item(features)
-        self._batch_write(
+        self.table.batch_write(
             {"PutRequest": {"Item": dump_item({"pk": ENTRY + list_id, **body})}}
             for list_id in list_ids
         )
 
     def put_entries_of(self, posts: Iterable[Features]) -> None:
         """Every timeline entry of many posts, in as few batches as possible."""
-        self._batch_write(
+        self.table.batch_write(
             {"PutRequest": {"Item": dump_item({"pk": ENTRY + list_id, **features_to_item(f)})}}
             for f in posts
             for list_id in _list_ids(f)
         )
 
     def delete_entries(self, sort_key: str, list_ids: Iterable[str]) -> None:
-        self._batch_write(
+        self.table.batch_write(
             {"DeleteRequest": {"Key": {"pk": {"S": ENTRY + i}, "sk": {"S": sort_key}}}}
             for i in list_ids
         )
@@ -285,24 +285,24 @@ class RelatedStore:
         items = [{"pk": REFERRER + u, "sk": owner} for u in listed]
         if pending:
             items.append({"pk": PENDING, "sk": owner})
-        self._batch_write({"PutRequest": {"Item": dump_item(item)}} for item in items)
+        self.table.batch_write({"PutRequest": {"Item": dump_item(item)}} for item in items)
 
     def add_referrers_of(self, lists: Mapping[str, Iterable[str]]) -> None:
-        self._batch_write(
+        self.table.batch_write(
             {"PutRequest": {"Item": dump_item({"pk": REFERRER + u, "sk": owner})}}
             for owner, listed in lists.items()
             for u in listed
         )
 
     def remove_referrers_of(self, lists: Mapping[str, Iterable[str]]) -> None:
-        self._batch_write(
+        self.table.batch_write(
             {"DeleteRequest": {"Key": {"pk": {"S": REFERRER + u}, "sk": {"S": owner}}}}
             for owner, listed in lists.items()
             for u in sorted(listed)
         )
 
     def remove_referrers(self, owner: str, listed: Iterable[str]) -> None:
-        self._batch_write(
+        self.table.batch_write(
             {"DeleteRequest": {"Key": {"pk": {"S": REFERRER + u}, "sk": {"S": owner}}}}
             for u in listed
         )
@@ -312,7 +312,7 @@ class RelatedStore:
         """The floor of each list: its last entry, None if the list is not full (any
         candidate enters). Lists without a floor item are left out."""
         found: dict[str, Ranked | None] = {}
-        for item in self._batch_get([(FLOOR + u, "F") for u in urls]):
+        for item in self.table.batch_get([(FLOOR + u, "F") for u in urls]):
             last = item.get("k")
             found[item["pk"][len(FLOOR) :]] = (
                 Ranked(last[2], int(last[0]), int(last[1])) if last else None
@@ -353,11 +353,11 @@ class RelatedStore:
             {"PutRequest": {"Item": dump_item({"pk": PENDING, "sk": u})}}
             for u in sorted(set(pending))
         ]
-        self._batch_write(requests)
+        self.table.batch_write(requests)
 
     # -- pages to render
     def mark_pending(self, urls: Iterable[str]) -> None:
-        self._batch_write(
+        self.table.batch_write(
             {"PutRequest": {"Item": dump_item({"pk": PENDING, "sk": u})}} for u in sorted(set(urls))
         )
 
@@ -369,7 +369,7 @@ class RelatedStore:
         ]
 
     def clear_pending(self, urls: Iterable[str]) -> None:
-        self._batch_write(
+        self.table.batch_write(
             {"DeleteRequest": {"Key": {"pk": {"S": PENDING}, "sk": {"S": u}}}}
             for u in sorted(set(urls))
         )
@@ -398,39 +398,6 @@ class RelatedStore:
             ExpressionAttributeNames={"#version": "version"},
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
-
-    # -- batches
-    def _batch_get(self, keys: Sequence[tuple[str, str]]) -> Iterator[dict[str, Any]]:
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 100):
-            chunk = unique[start : start + 100]
-            request: dict[str, Any] = {
-                self.table.name: {
-                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in chunk],
-                    "ConsistentRead": True,
-                }
-            }
-            for _attempt in range(10):
-                response = self.table.call("batch_get_item", RequestItems=request)
-                for raw in response["Responses"].get(self.table.name, []):
-                    yield load_item(raw)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise TransientError("DynamoDB kept keys unprocessed")
-
-    def _batch_write(self, requests: Iterable[dict[str, Any]]) -> None:
-        pending = list(requests)
-        for start in range(0, len(pending), 25):
-            request: dict[str, Any] = {self.table.name: pending[start : start + 25]}
-            for _attempt in range(10):
-                response = self.table.call("batch_write_item", RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
-                if not request:
-                    break
-            else:
-                raise TransientError("DynamoDB kept writes unprocessed")
 
 
 def _state_item(state: ListState, rev: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tsuzuri.domain.model import PostSummary
@@ -59,14 +59,15 @@ def build_shard(year: int, posts: Iterable[PostSummary]) -> Shard:
     return Shard(year=year, body=body, count=len(entries))
 
 
-def build_manifest(shards: Mapping[int, Shard]) -> str:
-    """The list of shards the browser fetches, each with a version for cache busting."""
+def build_manifest(shards: Iterable[tuple[int, int, str]]) -> str:
+    """The list of shards the browser fetches, newest year first, each with a version
+    for cache busting: from (year, entries, version) per year, not from the shards."""
     data = {
         "version": 1,
         "shards": [
-            {"url": "/" + SHARD_PATH.format(year=year), "count": s.count, "v": s.version}
-            for year, s in sorted(shards.items(), reverse=True)
-            if s.count
+            {"url": "/" + SHARD_PATH.format(year=year), "count": count, "v": version}
+            for year, count, version in sorted(shards, reverse=True)
+            if count
         ],
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
