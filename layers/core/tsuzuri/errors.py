@@ -106,3 +106,7 @@ class InvalidMessage(TsuzuriError):
 
 class TransientError(TsuzuriError):
     """A platform failure worth retrying: let the event be delivered again."""
+
+
+class StaleEvent(TsuzuriError):
+    """A newer event for the same source key was applied first: this one changes nothing."""

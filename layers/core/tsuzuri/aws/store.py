@@ -52,7 +52,7 @@ from tsuzuri.aws.manifest import ObjectManifest
 from tsuzuri.aws.table import Table, dump_item, load_item
 from tsuzuri.domain.model import Page, PageEntry, Post, PostSummary, Term
 from tsuzuri.domain.site_config import RecordedFingerprint
-from tsuzuri.errors import TransientError, UrlCollision
+from tsuzuri.errors import StaleEvent, TransientError, UrlCollision
 from tsuzuri.markdown.render import Heading
 
 # What a source key last became. A rejected file records nothing: the key keeps what
@@ -101,22 +101,9 @@ class PostStore:
         self, key: str, *, url: str | None, state: SourceState, sequencer: str | None
     ) -> None:
         """Record what ``key`` became, refusing to go back to an older sequencer."""
-        item = {
-            "pk": f"SRC#{key}",
-            "sk": "SRC",
-            "url": url,
-            "state": state,
-            "sequencer": sequencer,
-            "updated_at": datetime.now().astimezone().isoformat(),
-        }
-        kwargs: dict[str, Any] = {}
-        if sequencer:
-            kwargs = {
-                "ConditionExpression": "attribute_not_exists(sequencer) OR sequencer <= :seq",
-                "ExpressionAttributeValues": {":seq": {"S": sequencer}},
-            }
+        put = _source_put(self.table.name, SourceRecord(key, url, state, sequencer))
         try:
-            self.table.call("put_item", TableName=self.table.name, Item=dump_item(item), **kwargs)
+            self.table.call("put_item", **put)
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -181,15 +168,23 @@ class PostStore:
         return None if item is None else str(item["source_key"])
 
     def publish_post(
-        self, post: Post, new: Placement, *, replaces: Placement | None = None
+        self,
+        post: Post,
+        new: Placement,
+        *,
+        replaces: Placement | None = None,
+        record: SourceRecord | None = None,
     ) -> dict[str, int]:
-        """Claim the post's URL, write it and its body, and move its memberships from
-        ``replaces`` (its last published version at this URL) to ``new``: one
-        transaction, so the list counters never disagree with the members. Fails
-        with :class:`UrlCollision` if another file owns the URL. Returns the members
-        added (negative: removed) per list.
+        """Claim the post's URL, write it and its body, record what its source key
+        became (``record``), and move its memberships from ``replaces`` (its last
+        published version at this URL) to ``new``: one transaction, so the list
+        counters never disagree with the members.
 
-        The related list is kept as it is: it belongs to the related-posts function.
+        Fails with :class:`UrlCollision` if another file owns the URL, a static page
+        has it, or a ``redirect_from`` path is another post's; with
+        :class:`StaleEvent` if a newer event of the same key was recorded first.
+        Returns the members added (negative: removed) per list. The related list is
+        kept as it is: it belongs to the related-posts function.
         """
         fields = _post_fields(post)
         names = {f"#{name}": name for name in fields}
@@ -217,6 +212,12 @@ class PostStore:
                 }
             },
         ]
+        guards = {"PAGE": _absent(self.table.name, f"PAGE#{post.url}", "PAGE")}
+        for path in post.redirect_from:
+            guards[path] = _absent(self.table.name, f"POST#{path}", "POST")
+        if record is not None:
+            own.append({"Put": _source_put(self.table.name, record)})
+        own += guards.values()
         try:
             if replaces is not None and _too_big(len(own), replaces, new):
                 # Too many terms change for one transaction: leave the old lists first
@@ -226,16 +227,41 @@ class PostStore:
                     counts[list_id] = counts.get(list_id, 0) + by
                 return counts
             return self._move(replaces, new, own)
-        except _OwnCancelled:
+        except _OwnCancelled as cancelled:
+            raise self._refusal(post, cancelled.index, list(guards), record) from None
+
+    def _refusal(
+        self, post: Post, index: int, guards: list[str], record: SourceRecord | None
+    ) -> Exception:
+        """What the own item at ``index`` of a cancelled publish means."""
+        if index == 0:
             owner = self.get_post_owner(post.url) or "another file"
-            raise UrlCollision(
+            return UrlCollision(
                 f"{post.url} is already published from {owner}",
                 hint="change the slug in the filename, the date, or set a permalink",
-            ) from None
+            )
+        if record is not None and index == 2:
+            return StaleEvent(f"a newer event of {record.key} was applied")
+        guard = guards[index - (3 if record is not None else 2)]
+        if guard == "PAGE":
+            page = self.get_page_owner(post.url) or "another file"
+            return UrlCollision(
+                f"{post.url} is already the URL of the page {page}",
+                hint="change the slug in the filename, the date, or set a permalink",
+            )
+        owner = self.get_post_owner(guard) or "another file"
+        return UrlCollision(
+            f"redirect_from {guard} is the URL of {owner}",
+            hint="remove that entry from redirect_from",
+        )
 
-    def retract_post(self, post: Post, placement: Placement) -> dict[str, int]:
+    def retract_post(
+        self, post: Post, placement: Placement, *, record: SourceRecord | None = None
+    ) -> dict[str, int]:
         """Take the post out of every list and delete it, if ``post.source_key`` still
-        owns its URL (else leave the URL to its new owner). One transaction."""
+        owns its URL (else leave the URL to its new owner), and record what its source
+        key became (``record``). One transaction; :class:`StaleEvent` if a newer event
+        of the key was recorded first."""
         key = {"pk": {"S": f"POST#{post.url}"}}
         own: list[dict[str, Any]] = [
             {
@@ -248,10 +274,19 @@ class PostStore:
             },
             {"Delete": {"TableName": self.table.name, "Key": {**key, "sk": {"S": "BODY"}}}},
         ]
+        if record is not None:
+            own.append({"Put": _source_put(self.table.name, record)})
         try:
             return self._move(placement, None, own)
-        except _OwnCancelled:
-            return {}  # someone else owns that URL now: leave it alone
+        except _OwnCancelled as cancelled:
+            if cancelled.index == 2:
+                raise StaleEvent(f"a newer event of {post.source_key} was applied") from None
+        # Someone else owns that URL now: leave it alone, and still record the key.
+        if record is not None:
+            self.put_source(
+                record.key, url=record.url, state=record.state, sequencer=record.sequencer
+            )
+        return {}
 
     def _move(
         self, old: Placement | None, new: Placement | None, own: list[dict[str, Any]]
@@ -272,8 +307,9 @@ class PostStore:
                 reasons = [
                     str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])
                 ]
-            if "ConditionalCheckFailed" in reasons[: len(own)]:
-                raise _OwnCancelled
+            for index, code in enumerate(reasons[: len(own)]):
+                if code == "ConditionalCheckFailed":
+                    raise _OwnCancelled(index)
             for action, code, expects in zip(
                 change.actions, reasons[len(own) :], change.expects, strict=False
             ):
@@ -560,7 +596,39 @@ TRANSACT_ATTEMPTS = 6
 
 
 class _OwnCancelled(Exception):
-    """The post's own item refused the transaction: its URL belongs to another file."""
+    """One of the post's own items refused the transaction (its ``index`` says which)."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+def _source_put(table: str, record: SourceRecord) -> dict[str, Any]:
+    """The source record's put, refusing to go back to an older sequencer."""
+    item = {
+        "pk": f"SRC#{record.key}",
+        "sk": "SRC",
+        "url": record.url,
+        "state": record.state,
+        "sequencer": record.sequencer,
+        "updated_at": datetime.now().astimezone().isoformat(),
+    }
+    put: dict[str, Any] = {"TableName": table, "Item": dump_item(item)}
+    if record.sequencer:
+        put["ConditionExpression"] = "attribute_not_exists(sequencer) OR sequencer <= :seq"
+        put["ExpressionAttributeValues"] = {":seq": {"S": record.sequencer}}
+    return put
+
+
+def _absent(table: str, pk: str, sk: str) -> dict[str, Any]:
+    """A transaction check that no item holds this key (a URL nobody else has)."""
+    return {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 def _too_big(own: int, old: Placement, new: Placement) -> bool:

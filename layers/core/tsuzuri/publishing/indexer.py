@@ -35,6 +35,7 @@ from tsuzuri.domain.site_config import RecordedFingerprint, SiteConfig
 from tsuzuri.errors import (
     ConfigError,
     InputRejected,
+    StaleEvent,
     ThemeRejected,
     TransientError,
     TsuzuriError,
@@ -211,6 +212,9 @@ class Indexer:
         started = time.perf_counter()
         try:
             outcome = self._apply(change, plan)
+        except StaleEvent as exc:
+            plan = RenderPlan()  # the transaction that lost wrote nothing
+            outcome = Outcome(change.key, "stale", message=str(exc))
         except InputRejected as exc:
             plan = RenderPlan()  # nothing of a rejected change reaches the site
             outcome = Outcome(
@@ -248,39 +252,34 @@ class Indexer:
         # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
         obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
         if obj is None:
-            if previous is not None:
-                self._retract(previous, plan)
-            self.store.put_source(
-                source.key, url=None, state="unpublished", sequencer=change.sequencer
-            )
+            gone = SourceRecord(source.key, None, "unpublished", change.sequencer)
+            self._retract_or_record(previous, gone, plan)
             url = previous.url if previous else None
             return Outcome(change.key, "unpublished", url=url)
 
         post = parse_post(source, obj.body, self.context.site)
         now = self.clock()
         if not post.published or (post.date > now and not self.context.site.future):
-            if previous is not None:
-                self._retract(previous, plan)
-            self.store.put_source(source.key, url=None, state="hidden", sequencer=change.sequencer)
+            hidden = SourceRecord(source.key, None, "hidden", change.sequencer)
+            self._retract_or_record(previous, hidden, plan)
             why = (
                 "published: false" if not post.published else "dated in the future (future: false)"
             )
             return Outcome(change.key, "hidden", url=post.url, message=f"not public: {why}")
 
-        self._check_redirects(post)
-        page_owner = self.store.get_page_owner(post.url)
-        if page_owner is not None:
-            raise UrlCollision(
-                f"{post.url} is already the URL of the page {page_owner}",
-                hint="change the slug in the filename, the date, or set a permalink",
-            )
+        for path in post.redirect_from:
+            if path == post.url:
+                raise UrlCollision(f"redirect_from {path} points at the post itself")
         site_title = self.context.site.title
         same_url = previous is not None and previous.url == post.url
         new_place = placement_of(post, site_title)
         old = previous if previous is not None and same_url else None
+        # The source record is written in the same transaction, conditioned on the
+        # event's sequencer: an older event that lost the race writes nothing at all.
         counts = self.store.publish_post(
-            post, new_place, replaces=placement_of(old, site_title) if old else None
-        )
+            post, new_place, replaces=placement_of(old, site_title) if old else None,
+            record=SourceRecord(source.key, post.url, "published", change.sequencer),
+        )  # fmt: skip
         if previous is not None and not same_url:
             self._retract(previous, plan)
         changed = old is None or _listing_changed(old, post)
@@ -305,9 +304,6 @@ class Indexer:
             plan.extra_files.append(
                 page_file(page_key(path), self.context.theme.render_redirect(post.url))
             )
-        self.store.put_source(
-            source.key, url=post.url, state="published", sequencer=change.sequencer
-        )
         # Another render of the same file may have run meanwhile (an edit arrived while
         # this one ran; renders run concurrently). If it recorded another URL, this post
         # is an orphan: take it back. If the file changed since it was read, what was
@@ -322,7 +318,9 @@ class Indexer:
             redirects = {page_key(p) for p in post.redirect_from}
             plan.extra_files = [f for f in plan.extra_files if f.key not in redirects]
             return Outcome(change.key, "stale", url=post.url, message="a newer version won")
-        if self.source.etag(change.key) != obj.etag:
+        # Without a sequencer (a rebuild), a newer upload during this publish would not
+        # have refused it: check that the object is still the one that was read.
+        if change.sequencer is None and self.source.etag(change.key) != obj.etag:
             raise TransientError(f"{change.key} changed while it was published; will retry")
         status: Status = "published" if changed else "unchanged"
         return Outcome(change.key, status, url=post.url)
@@ -426,21 +424,22 @@ class Indexer:
             message=f"theme override {what}; every page is re-rendered",
         )  # fmt: skip
 
-    def _check_redirects(self, post: Post) -> None:
-        for path in post.redirect_from:
-            if path == post.url:
-                raise UrlCollision(f"redirect_from {path} points at the post itself")
-            owner = self.store.get_post_owner(path)
-            if owner is not None:
-                raise UrlCollision(
-                    f"redirect_from {path} is the URL of {owner}",
-                    hint="remove that entry from redirect_from",
-                )
+    def _retract_or_record(
+        self, previous: Post | None, record: SourceRecord, plan: RenderPlan
+    ) -> None:
+        """Take the key's published post off the site and record what the key is now,
+        in one transaction; or only record it when nothing was published."""
+        if previous is None:
+            self.store.put_source(
+                record.key, url=record.url, state=record.state, sequencer=record.sequencer
+            )
+            return
+        self._retract(previous, plan, record=record)
 
-    def _retract(self, post: Post, plan: RenderPlan) -> None:
+    def _retract(self, post: Post, plan: RenderPlan, *, record: SourceRecord | None = None) -> None:
         """Take a published post off the site: page, redirects and list memberships."""
         place = placement_of(post, self.context.site.title)
-        self._count(self.store.retract_post(post, place), plan)
+        self._count(self.store.retract_post(post, place, record=record), plan)
         for list_id, name in place.lists.items():
             plan.touch(list_id, name, post.sort_key)
         plan.delete_keys.add(page_key(post.url))
