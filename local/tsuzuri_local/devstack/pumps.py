@@ -41,13 +41,6 @@ class EventPump:
     window_s: float = 2.0
     on_batch: Callable[[list[dict[str, Any]], set[str], float], None] = lambda *_: None
     stop_event: threading.Event = field(default_factory=threading.Event)
-    # While ``loading()`` says the initial load of a content folder is still running,
-    # batches take up to ``loading_batch_size`` messages: the render function renders
-    # each touched list page once per batch, so a 2,500-post backlog in batches of 50
-    # would render most list pages 50 times. Must stay well within what one invocation
-    # can finish inside ``processing_visibility_s``.
-    loading: Callable[[], bool] = lambda: False
-    loading_batch_size: int = 0
     # A received batch stays invisible while the handler runs (as with the template's
     # 360 s); messages it reports failed come back after ``retry_visibility_s``, which
     # is short locally so that retries stay watchable.
@@ -69,9 +62,6 @@ class EventPump:
         messages: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.window_s
         limit = self.batch_size
-        if self.loading_batch_size > self.batch_size and self.loading():
-            limit = self.loading_batch_size
-            deadline = float("inf")  # the backlog is already queued: take it until empty
         while len(messages) < limit and not self.stop_event.is_set():
             wait = 1 if not messages else max(0, int(min(1, deadline - time.monotonic())))
             response = self.sqs.receive_message(

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from tsuzuri_local.preview import PreviewServer
     from tsuzuri_local.provision import LocalStack
 
-LOADING_BATCH_SIZE = 250
 REGION = "ap-northeast-1"
 
 
@@ -162,8 +161,7 @@ def _render_pump(aws: _Aws, site_url: str, stop: threading.Event) -> tuple[Conso
         sqs=aws.clients.sqs, queue_url=aws.queue_url, queue_arn=aws.queue_arn,
         handler=handler.lambda_handler, batch_size=plan.batch_size,
         window_s=min(plan.batching_window_s, 0.5), on_batch=console.batch,
-        stop_event=stop, loading=lambda: not console.ready.is_set(),
-        loading_batch_size=LOADING_BATCH_SIZE,
+        stop_event=stop,
     )  # fmt: skip
     return console, pump
 
