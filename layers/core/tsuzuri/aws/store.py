@@ -97,6 +97,16 @@ class PostStore:
             key=key, url=item.get("url"), state=item["state"], sequencer=item.get("sequencer")
         )
 
+    def get_sources(self, keys: Sequence[str]) -> dict[str, SourceRecord]:
+        """The records of several source keys in one batch read (absent keys left out)."""
+        found: dict[str, SourceRecord] = {}
+        for item in self.table.batch_get([(f"SRC#{k}", "SRC") for k in keys]):
+            key = str(item["pk"]).removeprefix("SRC#")
+            found[key] = SourceRecord(
+                key=key, url=item.get("url"), state=item["state"], sequencer=item.get("sequencer")
+            )
+        return found
+
     def put_source(
         self, key: str, *, url: str | None, state: SourceState, sequencer: str | None
     ) -> None:
@@ -139,6 +149,13 @@ class PostStore:
                 items["POST"], body, items.get("RELATED", {}).get("posts", [])
             )
         return found
+
+    def get_posts_fields(self, urls: Sequence[str]) -> dict[str, Post]:
+        """Several posts' fields (no bodies) in one batch read."""
+        return {
+            str(item["url"]): post_from_item(item, "").post
+            for item in self.table.batch_get([(f"POST#{u}", "POST") for u in urls])
+        }
 
     def get_post_fields(self, url: str) -> Post | None:
         """The post's fields without its body or related list: what a re-publish

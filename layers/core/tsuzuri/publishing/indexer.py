@@ -206,6 +206,9 @@ class Indexer:
     output: SiteBucket
     clock: Callable[[], datetime]
     site_overrides: Mapping[str, str]
+    # Read for the whole batch at once (:meth:`Publisher._prefetch`): source key ->
+    # its record and the post it last published, each None when there is none.
+    prefetched: Mapping[str, tuple[SourceRecord | None, Post | None]] = field(default_factory=dict)
 
     def index(self, change: Change) -> tuple[Outcome, RenderPlan]:
         plan = RenderPlan()
@@ -236,7 +239,8 @@ class Indexer:
             return self._apply_config(change, source, plan)
         if source.kind == "theme":
             return self._apply_theme(change, source, plan)
-        record = self.store.get_source(source.key)
+        known = self.prefetched.get(source.key)
+        record = known[0] if known is not None else self.store.get_source(source.key)
         if _stale(change, record):
             assert record is not None
             return Outcome(change.key, "stale", url=record.url, message="a newer event was applied")
@@ -244,10 +248,12 @@ class Indexer:
             return self._apply_page(change, source, record, plan)
 
         previous: Post | None = None
-        if record is not None and record.url:
+        if known is not None:
+            previous = known[1]
+        elif record is not None and record.url:
             previous = self.store.get_post_fields(record.url)
-            if previous is not None and previous.source_key != source.key:
-                previous = None
+        if previous is not None and previous.source_key != source.key:
+            previous = None
 
         # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
         obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)

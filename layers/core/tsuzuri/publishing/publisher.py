@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from tsuzuri.aws.buckets import SiteBucket, SourceBucket
 from tsuzuri.aws.cdn import Invalidator
 from tsuzuri.aws.lists import ALL
-from tsuzuri.aws.store import PostStore, sequencer_newer
+from tsuzuri.aws.store import PostStore, SourceRecord, sequencer_newer
 from tsuzuri.domain.keys import classify_key
+from tsuzuri.domain.model import Post
 from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import KeyRejected
 from tsuzuri.publishing.indexer import (
@@ -137,6 +138,7 @@ class Publisher:
         """
         indexed: list[tuple[Outcome, RenderPlan]] = []
         run: list[Change] = []
+        prefetched = self._prefetch(latest)
         # Keys are independent in phase 1 (each list update is its own transaction),
         # so a batch is indexed in parallel; phase 2 then renders once for all of them.
         with ThreadPoolExecutor(max(1, min(self.workers, len(latest)))) as pool:
@@ -144,13 +146,38 @@ class Publisher:
                 if classify_safe(change.key) not in SETTINGS_KINDS:
                     run.append(change)
                     continue
-                indexed += pool.map(self._indexer().index, run)
+                indexed += pool.map(self._indexer(prefetched).index, run)
                 run = []
                 outcome, plan = self._indexer().index(change)
                 self._context = plan.context or self._context
                 indexed.append((outcome, plan))
-            indexed += pool.map(self._indexer().index, run)
+            indexed += pool.map(self._indexer(prefetched).index, run)
         return indexed
+
+    def _prefetch(
+        self, changes: Sequence[Change]
+    ) -> dict[str, tuple[SourceRecord | None, Post | None]]:
+        """The source records of a batch's posts and the posts they last published: two
+        batch reads for the whole batch instead of two reads a post. A batch of one
+        reads them on its own, as before."""
+        keys: list[str] = []
+        for change in changes:
+            try:
+                source = classify_key(change.key)
+            except KeyRejected:
+                continue
+            if source.kind == "post":
+                keys.append(source.key)
+        if len(keys) < 2:
+            return {}
+        records = self.store.get_sources(keys)
+        urls = sorted({r.url for r in records.values() if r.url})
+        posts = self.store.get_posts_fields(urls) if urls else {}
+        found: dict[str, tuple[SourceRecord | None, Post | None]] = {}
+        for key in keys:
+            record = records.get(key)
+            found[key] = (record, posts.get(record.url) if record and record.url else None)
+        return found
 
     def refresh_posts(
         self, urls: Iterable[str], *, lists: bool = False, rewrite: bool = False
@@ -181,10 +208,12 @@ class Publisher:
 
     # Made afresh for each phase: each takes the context (and the clock) as they are when
     # the phase starts, and keeps them to its end.
-    def _indexer(self) -> Indexer:
+    def _indexer(
+        self, prefetched: Mapping[str, tuple[SourceRecord | None, Post | None]] | None = None
+    ) -> Indexer:
         return Indexer(
             context=self._context, store=self.store, source=self.source, output=self.output,
-            clock=self.clock, site_overrides=self.site_overrides,
+            clock=self.clock, site_overrides=self.site_overrides, prefetched=prefetched or {},
         )  # fmt: skip
 
     def _site_builder(self) -> SiteBuilder:
