@@ -13,6 +13,8 @@ render     benchmarks/render_cost.py: render CPU per post against a raw parse
 cold       benchmarks/cold_init.py: cold init and RSS of both functions
 publish    benchmarks/publish_latency.py, once per site size: publish latency,
            work per publish, and the theme-change rebuild of the whole site
+           (moto's server in a child process, or in the benchmark's with
+           ``--aws thread``)
 load       benchmarks/dev_load.py: a full load through ``tsuzuri dev``
 peers      benchmarks/peers.py: Jekyll 4 and Hugo full builds (skipped if absent)
 =========  ===================================================================
@@ -76,6 +78,12 @@ def main() -> None:
     parser.add_argument("--render-posts", type=int)
     parser.add_argument("--render-repeat", type=int)
     parser.add_argument("--max-rss-mb", type=float, default=8192)
+    parser.add_argument(
+        "--aws",
+        choices=("process", "thread"),
+        default="process",
+        help="publish part: moto's server in a child process (as tsuzuri dev) or in-process",
+    )
     parser.add_argument("--out", type=Path, help="results folder (kept; default: a new one)")
     parser.add_argument("--from", dest="source", type=Path, help="only rewrite the doc from DIR")
     parser.add_argument("--doc", type=Path, default=DOC)
@@ -108,7 +116,7 @@ def main() -> None:
         invocation = "make bench" + (
             f' BENCH_ARGS="{shlex.join(sys.argv[1:])}"' * bool(sys.argv[1:])
         )
-    steps = plan_steps(plan, parts, out, args.max_rss_mb, args.peers)
+    steps = plan_steps(plan, parts, out, args.max_rss_mb, args.peers, args.aws)
     print(f"bench: {len(steps)} steps, results in {out}", flush=True)
     for number, (name, label, command, result) in enumerate(steps, start=1):
         print(
@@ -127,7 +135,12 @@ def main() -> None:
 
 
 def plan_steps(
-    plan: Plan, parts: list[str], out: Path, max_rss_mb: float, peers: str = "jekyll,hugo"
+    plan: Plan,
+    parts: list[str],
+    out: Path,
+    max_rss_mb: float,
+    peers: str = "jekyll,hugo",
+    aws: str = "process",
 ) -> list[tuple[str, str, list[str], Path]]:
     python = sys.executable
     steps: list[tuple[str, str, list[str], Path]] = []
@@ -164,6 +177,7 @@ def plan_steps(
                     [
                         python, "-m", "benchmarks.publish_latency", "--posts", str(size),
                         "--publishes", str(plan.publishes), "--max-rss-mb", str(max_rss_mb),
+                        "--aws", aws,
                     ],
                     out / f"publish-{size}.json",
                 )

@@ -4,9 +4,13 @@ moto does not return ``ConsumedCapacity``, so DynamoDB read and write units are
 *estimated* from the bytes each call moved, the way DynamoDB bills on-demand requests:
 1 WRU per started KB of an item written (1 per delete and per UpdateItem, whose size
 the client does not see), 1 RRU per started 4 KB of a consistent read (per item for
-GetItem and BatchGetItem, per call for Query, which bills the sum of the items read).
-Also counted: calls per operation and their client-side wall time, objects written per
-bucket, and CloudFront invalidation paths.
+GetItem and BatchGetItem, per call for Query and Scan, which bill the sum of the items
+read); an item of a transaction (TransactWriteItems, TransactGetItems) costs twice that.
+Also counted: calls per operation and their client-side wall time, the DynamoDB items
+each read call returned (Query and Scan: ``Items``; BatchGetItem: the items in
+``Responses``; TransactGetItems: the non-empty ``Responses``; GetItem: 1 if ``Item``),
+the largest of those calls, objects written per bucket, and CloudFront invalidation
+paths.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class Meter:
         self.wru = 0.0
         self.items_read = 0
         self.items_written = 0
+        self.read_calls = 0  # DynamoDB calls that return items
+        self.read_items: collections.Counter[str] = collections.Counter()  # operation -> items
+        self.largest_read = 0  # items returned by the largest single read call
+        self.largest_read_call = ""
         self.invalidation_paths = 0
         self.invalidations = 0
 
@@ -85,7 +93,7 @@ class Meter:
             batch = params.get("InvalidationBatch", {})
             self.invalidation_paths += int(batch.get("Paths", {}).get("Quantity", 0))
         elif name == "PutItem":
-            self.wru += max(1, math.ceil(item_bytes(params["Item"]) / 1024))
+            self.wru += _write_units(params["Item"])
             self.items_written += 1
         elif name in ("UpdateItem", "DeleteItem"):
             self.wru += 1
@@ -95,21 +103,44 @@ class Meter:
                 for request in requests:
                     self.items_written += 1
                     if "PutRequest" in request:
-                        item = request["PutRequest"]["Item"]
-                        self.wru += max(1, math.ceil(item_bytes(item) / 1024))
+                        self.wru += _write_units(request["PutRequest"]["Item"])
                     else:
                         self.wru += 1
+        elif name == "TransactWriteItems":
+            for action in params.get("TransactItems", []):
+                if "ConditionCheck" in action:
+                    self.wru += 2
+                    continue
+                self.items_written += 1
+                put = action.get("Put")
+                self.wru += 2 * (_write_units(put["Item"]) if put else 1)
         elif name == "GetItem":
-            self.rru += max(1, math.ceil(item_bytes(parsed.get("Item", {})) / 4096))
-            self.items_read += 1 if parsed.get("Item") else 0
-        elif name == "Query":
+            item = parsed.get("Item")
+            self.rru += _read_units(item or {})
+            self._read(name, 1 if item else 0)
+        elif name in ("Query", "Scan"):
             items = parsed.get("Items", [])
             self.rru += max(1, math.ceil(sum(item_bytes(i) for i in items) / 4096))
-            self.items_read += len(items)
+            self._read(name, len(items))
         elif name == "BatchGetItem":
+            count = 0
             for items in parsed.get("Responses", {}).values():
-                self.rru += sum(max(1, math.ceil(item_bytes(i) / 4096)) for i in items)
-                self.items_read += len(items)
+                self.rru += sum(_read_units(i) for i in items)
+                count += len(items)
+            self._read(name, count)
+        elif name == "TransactGetItems":
+            found = [e["Item"] for e in parsed.get("Responses", []) if e.get("Item")]
+            missing = len(params.get("TransactItems", [])) - len(found)
+            self.rru += 2 * (max(0, missing) + sum(_read_units(i) for i in found))
+            self._read(name, len(found))
+
+    def _read(self, name: str, items: int) -> None:
+        self.read_calls += 1
+        self.items_read += items
+        self.read_items[name] += items
+        if items > self.largest_read:
+            self.largest_read = items
+            self.largest_read_call = name
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -123,9 +154,21 @@ class Meter:
                 "wru": self.wru,
                 "items_read": self.items_read,
                 "items_written": self.items_written,
+                "read_calls": self.read_calls,
+                "read_items": dict(self.read_items),
+                "largest_read": self.largest_read,
+                "largest_read_call": self.largest_read_call,
                 "invalidations": self.invalidations,
                 "invalidation_paths": self.invalidation_paths,
             }
+
+
+def _write_units(item: dict[str, Any]) -> int:
+    return max(1, math.ceil(item_bytes(item) / 1024))
+
+
+def _read_units(item: dict[str, Any]) -> int:
+    return max(1, math.ceil(item_bytes(item) / 4096))
 
 
 def metered(make_clients: Callable[..., Any], meter: Meter) -> Callable[..., Any]:

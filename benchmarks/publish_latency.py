@@ -1,21 +1,28 @@
 """Publish latency and work per publish on a preloaded site, on the local stack.
 
     .venv/bin/python -m benchmarks.publish_latency --posts 2500 --publishes 15 [--json OUT]
+        [--aws process|thread]
 
 The local stack is the one ``tsuzuri dev`` runs: moto's server over HTTP (with the dev
-stack's moto fixes, ``devstack.moto_patches.speed_up_moto``), resources from ``template.yaml``, the
-real render handler
-invoked with the SQS event the render queue delivers, then the real related handler
-with the table-stream records (the dev stack's ``EventPump`` and ``StreamPump``).
+stack's moto fixes, ``devstack.moto_patches.speed_up_moto``), resources from
+``template.yaml``, the real render handler invoked with the SQS event the render queue
+delivers, then the real related handler with the table-stream records (the dev stack's
+``EventPump`` and ``StreamPump``). moto's server runs in a child process of its own
+(``AwsProcess``, as ``tsuzuri dev`` runs it) by default, or with ``--aws thread`` in
+this interpreter beside the handlers (``start_in_this_process``, as before). Process
+CPU counts both processes.
 
 Preloading N posts through the render path takes hours on moto, so the site is loaded
 the way ``benchmarks/related_bench.py`` loads it, but from the real corpus
 (``benchmarks/corpus.py``, seeded): every post is parsed with ``parse_post``, and its
-SRC, POST, BODY and membership items and the LISTS items are written in batches; then
-the related index is built (``RelatedIndex.rebuild``) and the whole site is rendered
-once with ``Publisher.refresh_posts(every URL, lists=True)``. That render is timed: it
-is a theme-change rebuild (every page re-rendered from the table, no Markdown parsed).
-The stream is switched on after the preload, so it holds only the publishes' records.
+SRC, POST, BODY and membership items (``tsuzuri.aws.lists.member_item``) and one LISTS
+item per list (its name) are written in batches; then ``tsuzuri.publishing.migrate``
+derives what a publish reads instead of whole lists from the memberships (the LISTS
+counters with their month counts, TERMS, MONTHS, YEARS), the related index is built
+(``RelatedIndex.rebuild``) and the whole site is rendered once with
+``Publisher.refresh_posts(every URL, lists=True)``. That render is timed: it is a
+theme-change rebuild (every page re-rendered from the table, no Markdown parsed). The
+stream is switched on after the preload, so it holds only the publishes' records.
 
 Then, per new post (dated after every preloaded post, as when an editor publishes
 today): ``put_object`` into the source bucket -> receive the queue's message -> render
@@ -24,6 +31,10 @@ latency ends when the last stream batch was handled: the post's page, its tag an
 category pages, the home page and every related list it changed are then in the site
 bucket, which is checked (untimed) after each publish. Batching windows
 (``MaximumBatchingWindowInSeconds``) are not waited for.
+
+Work per publish and per handler is counted with botocore event hooks on the
+handlers' own clients (``benchmarks/meter.py``): API calls, and the DynamoDB items each
+read call returned, with the largest single call.
 
 The first publish runs on cold handlers (imports, clients, theme) and is reported apart.
 """
@@ -70,12 +81,71 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory_guard(limit_mb: float, stage: list[str]) -> None:
-    """Stop the whole process (moto's server lives in it) before it thrashes the machine."""
+class Aws:
+    """moto's server for the benchmark: in a child process (``AwsProcess``, as ``tsuzuri
+    dev`` runs it) or in this interpreter (``start_in_this_process``)."""
+
+    def __init__(self, mode: str):
+        from tsuzuri_local.devstack.aws_process import AwsProcess, start_in_this_process
+
+        self.mode = mode
+        self.pid: int | None = None
+        if mode == "process":
+            self._child: Any = AwsProcess().start()
+            self.endpoint = self._child.endpoint
+            self.pid = _child_pid("tsuzuri_local.devstack.aws_process")
+            if self.pid is None:
+                self._child.stop()
+                raise SystemExit("publish_latency: moto's child process not found in /proc")
+        else:
+            self._server, self.endpoint = start_in_this_process()
+
+    def stop(self) -> None:
+        if self.mode == "process":
+            self._child.stop()
+        else:
+            self._server.stop()
+
+    def cpu_s(self) -> float:
+        """CPU seconds of moto's child process (0 in thread mode: it is in ours)."""
+        if self.pid is None:
+            return 0.0
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self, field: str = "VmRSS:") -> float:
+        if self.pid is None:
+            return 0.0
+        try:
+            lines = Path(f"/proc/{self.pid}/status").read_text().splitlines()
+        except OSError:
+            return 0.0
+        return next((int(x.split()[1]) / 1024 for x in lines if x.startswith(field)), 0.0)
+
+
+def _child_pid(module: str) -> int | None:
+    """The pid of our child process running ``python -m module``."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me and module.encode() in cmdline:
+            return int(entry.name)
+    return None
+
+
+def memory_guard(limit_mb: float, stage: list[str], aws: list[Aws]) -> None:
+    """Stop the whole process (and with it moto's server, in it or its child) before it
+    thrashes the machine."""
 
     def watch() -> None:
         while True:
-            current = rss_mb()
+            current = rss_mb() + sum(a.rss_mb() for a in aws)
             if current > limit_mb:
                 print(
                     f"publish_latency: RSS {current:.0f} MB over the {limit_mb:.0f} MB limit "
@@ -87,45 +157,6 @@ def memory_guard(limit_mb: float, stage: list[str]) -> None:
             time.sleep(1)
 
     threading.Thread(target=watch, name="memory-guard", daemon=True).start()
-
-
-class ListProbe:
-    """Time spent in ``PostStore.list_members`` by list kind: the whole-list reads that
-    make a publish cost grow with the site."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.stats: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0])
-
-    def install(self) -> None:
-        from tsuzuri.aws.store import PostStore
-
-        original = PostStore.list_members
-        probe = self
-
-        def list_members(store: Any, list_id: str) -> Any:
-            started = time.perf_counter()
-            members = original(store, list_id)
-            elapsed = (time.perf_counter() - started) * 1000
-            kind = "all" if list_id == "all" else list_id.split("/", 1)[0]
-            with probe.lock:
-                entry = probe.stats[kind]
-                entry[0] += 1
-                entry[1] += elapsed
-                entry[2] += len(members)
-            return members
-
-        PostStore.list_members = list_members  # type: ignore[method-assign]
-
-    def snapshot(self) -> dict[str, dict[str, float]]:
-        with self.lock:
-            return {
-                kind: {"calls": int(c), "ms": round(ms, 1), "items": int(n)}
-                for kind, (c, ms, n) in self.stats.items()
-            }
 
 
 def redate(path: Path, when: Any) -> Path:
@@ -154,7 +185,8 @@ def preload(
 ) -> tuple[list[Any], list[str], dict[str, float]]:
     """Parse every post and write its items in batches. Returns (related views, URLs,
     timings)."""
-    from tsuzuri.aws.store import _member_item, _post_fields
+    from tsuzuri.aws.lists import member_item
+    from tsuzuri.aws.store import _post_fields
     from tsuzuri.aws.table import dump_item, load_item
     from tsuzuri.domain.keys import classify_key
     from tsuzuri.domain.post import parse_post
@@ -191,7 +223,7 @@ def preload(
             for term in post.terms:
                 names[term.list_id] = term.name
             for list_id in ["all", *(t.list_id for t in post.terms)]:
-                requests.append(_member_item(list_id, post.summary()))
+                requests.append(member_item(list_id, post.summary()))
                 counts[list_id] += 1
             post_item = dump_item({"pk": f"POST#{post.url}", "sk": "POST", **fields})
             view = view_of_post_item(load_item(post_item))
@@ -199,18 +231,17 @@ def preload(
                 views.append(view)
             urls.append(post.url)
         began = time.perf_counter()
-        store._batch_write({"PutRequest": {"Item": r}} for r in requests)
+        store.table.batch_write({"PutRequest": {"Item": r}} for r in requests)
         write_s += time.perf_counter() - began
         print(
             f"  preload [{start + len(chunk)}/{len(files)}] RSS {rss_mb():.0f} MB",
             file=sys.stderr,
             flush=True,
         )
-    lists = [
-        dump_item({"pk": "LISTS", "sk": i, "name": names[i], "count": n, "version": 1})
-        for i, n in counts.items()
-    ]
-    store._batch_write({"PutRequest": {"Item": r}} for r in lists)
+    # The lists' names; their counts, month counters, TERMS, MONTHS and YEARS are
+    # derived from the memberships by ``migrate`` (see ``run``).
+    lists = [dump_item({"pk": "LISTS", "sk": i, "name": names[i]}) for i in counts]
+    store.table.batch_write({"PutRequest": {"Item": r}} for r in lists)
     return views, urls, {"parse_cpu_s": parse_cpu, "write_s": write_s, "lists": len(counts)}
 
 
@@ -220,9 +251,15 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-rss-mb", type=float, default=8192)
+    parser.add_argument(
+        "--aws",
+        choices=("process", "thread"),
+        default="process",
+        help="moto's server in a child process (as tsuzuri dev runs it) or in this one",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    result = run(args.posts, args.publishes, args.seed, args.max_rss_mb)
+    result = run(args.posts, args.publishes, args.seed, args.max_rss_mb, args.aws)
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")
@@ -234,24 +271,30 @@ def main() -> None:
     )
 
 
-def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, Any]:
+def run(
+    posts: int, publishes: int, seed: int, max_rss_mb: float, aws_mode: str = "process"
+) -> dict[str, Any]:
     stage = ["start"]
-    memory_guard(max_rss_mb, stage)
+    started_aws: list[Aws] = []
+    memory_guard(max_rss_mb, stage, started_aws)
     load_start = os.getloadavg()
     from tsuzuri.aws.clients import make_clients
+    from tsuzuri.aws.store import PostStore
     from tsuzuri.domain.model import page_key
     from tsuzuri.domain.site_config import SiteConfig
+    from tsuzuri.publishing.migrate import migrate
     from tsuzuri.publishing.wiring import build_publisher
     from tsuzuri.related.store import RelatedStore
     from tsuzuri.related.sync import RelatedIndex
     from tsuzuri_local.checkout import RELATED_HANDLER
     from tsuzuri_local.devstack import pumps, runtime
-    from tsuzuri_local.devstack.aws_process import start_in_this_process
     from tsuzuri_local.provision import load_template, provision
 
     from benchmarks.corpus import generate
 
-    server, endpoint = start_in_this_process()  # with the local stack's moto fixes
+    aws = Aws(aws_mode)  # with the local stack's moto fixes, either way
+    started_aws.append(aws)
+    endpoint = aws.endpoint
     folder = Path(tempfile.mkdtemp(prefix="tsuzuri-publish-bench-"))
     try:
         clients = make_clients(endpoint_url=endpoint, region="ap-northeast-1")
@@ -281,6 +324,17 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
         views, urls, load = preload(files[:posts], site, clients, settings, stage)
         load["wall_s"] = time.perf_counter() - began
 
+        stage[0] = "migrate"
+        began = time.perf_counter()
+        migrated = migrate(
+            PostStore(clients.dynamodb, settings.table_name), clients.s3, settings.site_bucket
+        )
+        load["migrate_s"] = time.perf_counter() - began
+        load["migrated_lists"] = migrated.lists
+        load["migrated_months"] = migrated.months
+        if migrated.posts != posts:
+            raise SystemExit(f"publish_latency: migrate found {migrated.posts} of {posts} posts")
+
         stage[0] = "related index"
         began = time.perf_counter()
         related_store = RelatedStore(clients.dynamodb, settings.table_name)
@@ -296,11 +350,13 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
         rebuild_meter = Meter()
         for client in (clients.s3, clients.dynamodb, clients.cloudfront):
             rebuild_meter.attach(client)
-        cpu0, began = time.process_time(), time.perf_counter()
+        cpu0, aws0, began = time.process_time(), aws.cpu_s(), time.perf_counter()
         rebuilt = publisher.refresh_posts(urls, lists=True)
         rebuild = {
             "wall_s": time.perf_counter() - began,
-            "process_cpu_s": time.process_time() - cpu0,
+            # This process and moto's child (in thread mode, moto is in this process).
+            "process_cpu_s": time.process_time() - cpu0 + aws.cpu_s() - aws0,
+            "aws_process_cpu_s": aws.cpu_s() - aws0 if aws.pid else None,
             "objects_written": len(rebuilt.written),
             "invalidation_paths": len(rebuilt.invalidated),
             "work": rebuild_meter.snapshot(),
@@ -326,8 +382,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
             "LatestStreamArn"
         ]
         os.environ.update(runtime.handler_environment(settings, endpoint))
-        render_meter, related_meter, probe = Meter(), Meter(), ListProbe()
-        probe.install()
+        render_meter, related_meter = Meter(), Meter()
         render_handler = runtime.load_handler()
         render_handler.make_clients = metered(render_handler.make_clients, render_meter)
         related_handler = runtime.load_handler(RELATED_HANDLER)
@@ -363,8 +418,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
             body = path.read_bytes()
             render_meter.reset()
             related_meter.reset()
-            probe.reset()
-            cpu0, thread0 = time.process_time(), time.thread_time()
+            cpu0, thread0, aws0 = time.process_time(), time.thread_time(), aws.cpu_s()
             t0 = time.perf_counter()
             clients.s3.put_object(Bucket=settings.source_bucket, Key=key, Body=body)
             t1 = time.perf_counter()
@@ -372,8 +426,6 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
             t2 = time.perf_counter()
             failed = pump.invoke(messages)
             t3 = time.perf_counter()
-            render_lists = probe.snapshot()
-            probe.reset()
             t_end = t3
             records = 0
             while True:
@@ -383,8 +435,8 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
                     break
                 records += stream_pump.records_delivered - before
                 t_end = time.perf_counter()
-            related_lists = probe.snapshot()
-            cpu_ms = (time.process_time() - cpu0) * 1000
+            aws_ms = (aws.cpu_s() - aws0) * 1000
+            cpu_ms = (time.process_time() - cpu0) * 1000 + aws_ms
             thread_ms = (time.thread_time() - thread0) * 1000
             live = _check_live(clients, settings, publisher, key, page_key)
             row = {
@@ -395,38 +447,45 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
                 "receive_ms": (t2 - t1) * 1000,
                 "render_ms": (t3 - t2) * 1000,
                 "related_ms": (t_end - t3) * 1000,
-                # CPU of the whole process (handlers, pumps and moto's server threads), and
-                # of the thread that runs the handlers (tsuzuri plus botocore's client side;
-                # the site bucket's HEAD/PUT worker threads are not in it).
+                # CPU of the handlers, pumps and moto's server (this process, plus moto's
+                # child process unless --aws thread), and of the thread that runs the
+                # handlers (tsuzuri plus botocore's client side; the site bucket's
+                # HEAD/PUT worker threads are not in it).
                 "process_cpu_ms": cpu_ms,
+                "aws_process_cpu_ms": aws_ms if aws.pid else None,
                 "handler_thread_cpu_ms": thread_ms,
                 "messages": len(messages),
                 "failed": len(failed),
                 "stream_records": records,
                 "render": render_meter.snapshot(),
                 "related": related_meter.snapshot(),
-                "list_members_render": render_lists,
-                "list_members_related": related_lists,
                 "live": live,
+            }
+            largest = max(("render", "related"), key=lambda h: row[h]["largest_read"])
+            row["largest_read"] = {
+                "items": row[largest]["largest_read"],
+                "call": row[largest]["largest_read_call"],
+                "handler": largest,
             }
             rows.append(row)
             print(
                 f"  publish {number + 1}/{len(fresh)}: {row['total_ms']:.0f} ms "
-                f"(render {row['render_ms']:.0f}, related {row['related_ms']:.0f}) "
+                f"(render {row['render_ms']:.0f}, related {row['related_ms']:.0f}; calls "
+                f"{row['render']['api_calls']}+{row['related']['api_calls']}, items read "
+                f"{row['render']['items_read']}/{row['related']['items_read']}, largest "
+                f"{row['largest_read']['items']} {row['largest_read']['call']}) "
                 f"live={all(live.values())}",
                 file=sys.stderr,
                 flush=True,
             )
+        aws_peak_rss_mb = aws.rss_mb("VmHWM:")
     finally:
-        server.stop()
+        aws.stop()
         shutil.rmtree(folder, ignore_errors=True)
     warm = [r for r in rows if not r["cold"]] or rows
 
     def field(name: str, part: str | None = None) -> dict[str, float]:
         return spread([float(r[part][name] if part else r[name]) for r in warm])
-
-    def list_ms(part: str, kind: str) -> dict[str, float]:
-        return spread([r[part].get(kind, {}).get("ms", 0.0) for r in warm])
 
     summary = {
         "total_ms": field("total_ms"),
@@ -461,30 +520,29 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
         "render_wru": field("wru", "render"),
         "related_rru": field("rru", "related"),
         "related_wru": field("wru", "related"),
-        "list_all_ms_render": list_ms("list_members_render", "all"),
-        "list_all_ms_related": list_ms("list_members_related", "all"),
-        "list_tag_ms_render": list_ms("list_members_render", "tag"),
-        "list_category_ms_render": list_ms("list_members_render", "category"),
-        "list_all_items": spread(
-            [r["list_members_render"].get("all", {}).get("items", 0) for r in warm]
+        "render_items_read": field("items_read", "render"),
+        "related_items_read": field("items_read", "related"),
+        "items_read": spread(
+            [r["render"]["items_read"] + r["related"]["items_read"] for r in warm]
         ),
-        "list_tag_items": spread(
-            [r["list_members_render"].get("tag", {}).get("items", 0) for r in warm]
+        "render_read_calls": field("read_calls", "render"),
+        "related_read_calls": field("read_calls", "related"),
+        "largest_read": spread([r["largest_read"]["items"] for r in warm]),
+        "largest_read_calls": dict(
+            collections.Counter(
+                f"{r['largest_read']['handler']} {r['largest_read']['call']}" for r in warm
+            )
         ),
         "live": all(all(r["live"].values()) for r in rows),
         "cold_total_ms": rows[0]["total_ms"] if rows else None,
     }
-    summary["list_reads_share"] = round(
-        (summary["list_all_ms_render"]["median"] + summary["list_all_ms_related"]["median"]
-         + summary["list_tag_ms_render"]["median"] + summary["list_category_ms_render"]["median"])
-        / summary["total_ms"]["median"], 3,
-    )  # fmt: skip
     return {
         "part": "publish",
         "command": " ".join(["python", "-m", "benchmarks.publish_latency", *sys.argv[1:]]),
         "posts": posts,
         "publishes": publishes,
         "seed": seed,
+        "aws": aws_mode,
         "median_kb": round(statistics.median(sizes) / 1024, 1),
         "largest_kb": round(sizes[-1] / 1024, 1),
         "load": {k: round(v, 1) for k, v in load.items()},
@@ -493,6 +551,7 @@ def run(posts: int, publishes: int, seed: int, max_rss_mb: float) -> dict[str, A
         "rows": rows,
         "summary": summary,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "aws_peak_rss_mb": round(aws_peak_rss_mb, 1) if aws.pid else None,
         "load_average_start": load_start,
         "load_average_end": os.getloadavg(),
     }

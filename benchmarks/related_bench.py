@@ -21,9 +21,11 @@ full recomputation
     ``tsuzuri.domain.relatedness.recompute_all`` over every post, in process (the baseline).
 one publish (moto)
     The site is loaded into a table on moto's server (POST, BODY and membership items,
-    written in batches), the related index is built with ``RelatedIndex.rebuild``, then
-    new posts are published one at a time: the post is written as the render
-    function's index phase writes it, and the related function's service handles the
+    written in batches, then the list counters, TERMS, MONTHS and YEARS derived from the
+    memberships by ``tsuzuri.publishing.migrate``), the related index is built with
+    ``RelatedIndex.rebuild``, then new posts are published one at a time: the post is
+    written as the render function's index phase writes it (``PostStore.publish_post``,
+    one transaction), and the related function's service handles the
     INSERT record (sync, then one ``Publisher.refresh_posts``). moto does not report
     consumed capacity, so read and write units are estimated from the bytes of each
     call: 1 RRU per started 4 KB of a consistent read (per item for GetItem and
@@ -316,10 +318,12 @@ def post_of(doc: Doc, text: str) -> Post:
 
 def load_site(store: Any, table: str, posts: list[Post], title: str) -> None:
     """POST, BODY and membership items as the render function writes them, in batches
-    (the render path would take hours for 10,000 posts on moto)."""
+    (the render path would take hours for 10,000 posts on moto), and one LISTS item per
+    list (its name): the counters and summaries are derived by ``migrate`` afterwards."""
     import zlib
 
-    from tsuzuri.aws.store import _member_item, _post_fields
+    from tsuzuri.aws.lists import member_item
+    from tsuzuri.aws.store import _post_fields
     from tsuzuri.aws.table import dump_item
 
     counts: collections.Counter[str] = collections.Counter()
@@ -330,22 +334,20 @@ def load_site(store: Any, table: str, posts: list[Post], title: str) -> None:
         body = zlib.compress(post.body_html.encode(), 6)
         requests.append(dump_item({"pk": f"POST#{post.url}", "sk": "BODY", "html": body}))
         for list_id in ["all", *(t.list_id for t in post.terms)]:
-            requests.append(_member_item(list_id, post.summary()))
+            requests.append(member_item(list_id, post.summary()))
             counts[list_id] += 1
     names = {t.list_id: t.name for p in posts for t in p.terms} | {"all": title}
-    for list_id, count in counts.items():
-        requests.append(
-            dump_item(
-                {"pk": "LISTS", "sk": list_id, "name": names[list_id], "count": count, "version": 1}
-            )
-        )
-    store._batch_write({"PutRequest": {"Item": r}} for r in requests)
+    for list_id in counts:
+        requests.append(dump_item({"pk": "LISTS", "sk": list_id, "name": names[list_id]}))
+    store.table.batch_write({"PutRequest": {"Item": r}} for r in requests)
 
 
 def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     from tsuzuri.aws.clients import make_clients
+    from tsuzuri.aws.store import placement_of
     from tsuzuri.aws.table import load_item
     from tsuzuri.domain.site_config import SiteConfig
+    from tsuzuri.publishing.migrate import migrate
     from tsuzuri.publishing.wiring import build_publisher
     from tsuzuri.related.service import RelatedService
     from tsuzuri.related.store import RelatedStore, view_of_post_item
@@ -372,13 +374,17 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
 
     started = time.perf_counter()
     load_site(store, settings.table_name, posts[:total], site.title)
+    migrate(publisher.store, clients.s3, settings.site_bucket)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     views = [view_of_post_item(load_item(_post_item(post))) for post in posts[:total]]
     service.index.rebuild([v for v in views if v is not None])
     store.clear_pending(store.pending())  # the bench measures publishes, not the first build
     rebuild_s = time.perf_counter() - started
-    print(f"\nmoto: {total} posts loaded in {load_s:.0f} s, index rebuilt in {rebuild_s:.0f} s")
+    print(
+        f"\nmoto: {total} posts loaded (and migrated) in {load_s:.0f} s, "
+        f"index rebuilt in {rebuild_s:.0f} s"
+    )
 
     meter = Meter()
     for client in (clients.s3, clients.dynamodb, clients.cloudfront):
@@ -386,10 +392,7 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
     rows = []
     for post in fresh:
         # What the render function's index phase writes (its pages are not measured).
-        publisher.store.claim_and_put_post(post)
-        publisher.store.add_memberships(
-            {"all": site.title} | {t.list_id: t.name for t in post.terms}, post.summary()
-        )
+        publisher.store.publish_post(post, placement_of(post, site.title))
         # What the service does with the INSERT record: sync, then render the pages.
         meter.reset()
         began = time.perf_counter()
@@ -416,6 +419,8 @@ def report_publishes(docs: list[Doc], total: int, publishes: int) -> None:
                 "sync items written": sync[3],
                 "sync API calls": sync_calls,
                 "total API calls": sum(meter.calls.values()),
+                "total items read": meter.items_read,
+                "largest read (items)": meter.largest_read,
                 "total RRU": meter.rru,
                 "total WRU": meter.wru,
                 "sync ms": sync_ms,

@@ -193,6 +193,27 @@ def targets(results: Results) -> list[str]:
     return table("### Against the targets", "", ["target", "measured", "verdict"], "lll", out)
 
 
+def _pair(s: dict[str, Any], first: str, second: str, between: str) -> str:
+    """Two medians of a summary, e.g. render and related; "–" for results written
+    before the field existed."""
+    if first not in s or second not in s:
+        return "–"
+    return f"{s[first]['median']:,.0f}{between}{s[second]['median']:,.0f}"
+
+
+def _largest(s: dict[str, Any]) -> str:
+    if "largest_read" not in s:
+        return "–"
+    calls = s.get("largest_read_calls") or {}
+    usual = max(calls, key=calls.get) if calls else ""
+    return spread(s["largest_read"]) + (f", mostly {usual}" if usual else "")
+
+
+def _moto(data: dict[str, Any]) -> str:
+    # Results written before the --aws option ran moto in the benchmark's process.
+    return "child process" if data.get("aws") == "process" else "in process"
+
+
 def publish_tables(results: Results) -> list[str]:
     publish = results.get("publish", {})
     if not publish:
@@ -204,8 +225,10 @@ def publish_tables(results: Results) -> list[str]:
         "(batching windows not waited for). Each publish is checked afterwards (post page, "
         "home page, first tag page, stored related list shown on the page). The first "
         "publish of each site runs on cold handlers and is left out of the medians. "
-        "`list reads` is the time spent in `PostStore.list_members` (whole-list queries: "
-        "`all`, every touched tag and category) by both handlers."
+        "`moto` says where moto's server ran: in a child process of its own (as `tsuzuri "
+        "dev` runs it) or in the benchmark's process, beside the handlers; process CPU "
+        "counts both processes. API calls and DynamoDB items read are medians per publish "
+        "for each handler (see the next table)."
     )
     latency: list[str] = []
     failed = []
@@ -214,29 +237,27 @@ def publish_tables(results: Results) -> list[str]:
             failed.append((n, data))
             continue
         s = data["summary"]
-        reads = sum(
-            s[k]["median"]
-            for k in (
-                "list_all_ms_render", "list_all_ms_related", "list_tag_ms_render",
-                "list_category_ms_render",
-            )
-        )  # fmt: skip
         latency.append(
-            f"| {n:,} | {s['total_ms']['n']} | {spread(s['total_ms'])} | "
+            f"| {n:,} | {s['total_ms']['n']} | {_moto(data)} | {spread(s['total_ms'])} | "
             f"{spread(s['render_ms'])} | {spread(s['related_ms'])} | "
             f"{spread(s['process_cpu_ms'])} | {spread(s['handler_thread_cpu_ms'])} | "
-            f"{reads:,.0f} ({s['list_reads_share']:.0%}) | {s['list_all_items']['median']:,.0f} | "
+            f"{_pair(s, 'render_api_calls', 'related_api_calls', ' + ')} | "
+            f"{_pair(s, 'render_items_read', 'related_items_read', ' / ')} | "
             f"{spread(s['ms_per_api_call'], 1)} | {'yes' if s['live'] else 'NO'} | "
             f"{s['cold_total_ms']:,.0f} |"
         )
     for n, data in failed:
-        latency.append(f"| {n:,} | not measured: {_failure(data)} | | | | | | | | | | |")
+        latency.append(f"| {n:,} | not measured: {_failure(data)} | | | | | | | | | | | |")
     work_intro = (
-        "Counted with botocore event hooks on the handlers' own clients (not the pumps'). "
+        "Counted with botocore event hooks (`after-call`) on the handlers' own clients (not "
+        "the pumps'). Items read are the DynamoDB items the read calls returned (Query and "
+        "Scan: `Items`; BatchGetItem: the items in `Responses`; TransactGetItems: the "
+        "non-empty `Responses`; GetItem: 1 if `Item`); the largest read is the most items "
+        "one call returned in the publish, either handler, and which call that mostly was. "
         "moto returns no `ConsumedCapacity`: read and write units are **estimated** from "
         "the bytes of each call (1 WRU per started KB written, 1 per delete or update; 1 RRU "
         "per started 4 KB of a consistent read, per item for GetItem/BatchGetItem, per call "
-        "for Query)."
+        "for Query; twice that per item of a transaction)."
     )
     work: list[str] = []
     for n, data in sorted(publish.items()):
@@ -245,24 +266,29 @@ def publish_tables(results: Results) -> list[str]:
         s = data["summary"]
         work.append(
             f"| {n:,} | {spread(s['objects_written'])} | {spread(s['invalidation_paths'])} | "
-            f"{s['render_api_calls']['median']:,.0f} + {s['related_api_calls']['median']:,.0f} | "
-            f"{s['render_rru']['median']:,.0f} / {s['related_rru']['median']:,.0f} | "
-            f"{s['render_wru']['median']:,.0f} / {s['related_wru']['median']:,.0f} | "
-            f"{s['list_tag_items']['median']:,.0f} |"
+            f"{_pair(s, 'render_api_calls', 'related_api_calls', ' + ')} | "
+            f"{_pair(s, 'render_read_calls', 'related_read_calls', ' + ')} | "
+            f"{_pair(s, 'render_items_read', 'related_items_read', ' / ')} | "
+            f"{_largest(s)} | "
+            f"{_pair(s, 'render_rru', 'related_rru', ' / ')} | "
+            f"{_pair(s, 'render_wru', 'related_wru', ' / ')} |"
         )
     latency_columns = [
-        "site posts", "publishes", "total ms", "render handler ms", "related handler ms",
-        "process CPU ms", "handler-thread CPU ms", "list reads ms (share)",
-        "`all` members read", "ms per API call", "checked live", "first (cold) ms",
+        "site posts", "publishes", "moto", "total ms", "render handler ms",
+        "related handler ms", "process CPU ms", "handler-thread CPU ms",
+        "API calls render + related", "items read render / related", "ms per API call",
+        "checked live", "first (cold) ms",
     ]  # fmt: skip
     work_columns = [
         "site posts", "objects written", "invalidation paths", "API calls render + related",
-        "RRU est. render / related", "WRU est. render / related", "tag members read",
+        "DynamoDB read calls render + related", "items read render / related",
+        "largest read (items in one call)", "RRU est. render / related",
+        "WRU est. render / related",
     ]  # fmt: skip
     return [
         *table("### 1. Publish latency on the local stack", latency_intro, latency_columns,
-               "rrrrrrrrrrlr", latency),
-        *table("### 2. Work per publish", work_intro, work_columns, "rrrrrrr", work),
+               "rrlrrrrrrrrlr", latency),
+        *table("### 2. Work per publish", work_intro, work_columns, "rrrrrrlrr", work),
     ]  # fmt: skip
 
 
@@ -288,11 +314,15 @@ def rebuild_table(results: Results) -> list[str]:
         if not _ok(data):
             continue
         r = data["rebuild"]
+        rss = f"{data['peak_rss_mb']:,.0f} (whole benchmark)"
+        if data.get("aws_peak_rss_mb"):
+            moto = data["aws_peak_rss_mb"]
+            rss = f"{data['peak_rss_mb']:,.0f} + {moto:,.0f} moto (whole benchmark)"
         out.append(
-            f"| theme-change rebuild (`refresh_posts(all, lists=True)` on moto) | {n:,} | "
+            f"| theme-change rebuild (`refresh_posts(all, lists=True)` on moto, "
+            f"{_moto(data)}) | {n:,} | "
             f"{r['wall_s']:,.1f} | {r['process_cpu_s']:,.1f} | {r['posts_per_s']:.1f} | "
-            f"{r['posts_per_cpu_s']:.1f} | {r['objects_written']:,} | "
-            f"{data['peak_rss_mb']:,.0f} (whole benchmark) |"
+            f"{r['posts_per_cpu_s']:.1f} | {r['objects_written']:,} | {rss} |"
         )
     for n, data in sorted(results.get("peers", {}).items()):
         if not _ok(data):
