@@ -71,3 +71,29 @@ def test_shuffled_publishes_and_deletes_keep_every_page_exact(site: Site) -> Non
         site.unpublish(_key(day))
         live.discard(day)
         _assert_exact(site, live)
+
+
+def test_a_rebuild_chunk_gets_every_neighbour_from_one_read_of_the_timeline(site: Site) -> None:
+    for day in range(1, 10):
+        _publish(site, day)
+    chunk = [_url(d) for d in range(2, 9)]  # consecutive, as rebuild requests are
+    for url in chunk:
+        site.clients.s3.delete_object(Bucket=site.settings.site_bucket, Key=url[1:] + "index.html")
+    queries: list[str] = []
+
+    def count(model: object, params: dict[str, object], **_kwargs: object) -> None:
+        body = params.get("body", b"")
+        queries.append(f"{getattr(model, 'name', '')} {body!s:.160}")
+
+    site.clients.dynamodb.meta.events.register("before-call", count, unique_id="span")
+    try:
+        site.publisher.refresh_posts(chunk, rewrite=True)
+    finally:
+        site.clients.dynamodb.meta.events.unregister("before-call", unique_id="span")
+    # The outbox, then the span (three queries) for the render and again for its
+    # check; two queries a post would be 28.
+    assert sum(q.startswith("Query") for q in queries) == 7, queries
+
+    for day in range(2, 9):
+        page = site.page(_url(day)) or ""
+        assert _url(day - 1) in page and _url(day + 1) in page, day

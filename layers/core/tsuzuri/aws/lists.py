@@ -334,6 +334,33 @@ class ListIndex:
             summary_from_member(i) for i in after
         ]
 
+    def span(self, list_id: str, first: str, last: str, limit: int) -> list[PostSummary] | None:
+        """The members from the one before ``first`` to the one after ``last``, oldest
+        first, if at most ``limit`` lie between; None when more do (the caller reads
+        around each key instead). Three queries whatever the span."""
+        values = {":pk": {"S": f"L#{list_id}"}, ":lo": {"S": first}, ":hi": {"S": last}}
+        inside = [
+            summary_from_member(i)
+            for i in self.table.query_raw(
+                "pk = :pk AND sk BETWEEN :lo AND :hi", values, forward=True, limit=limit + 1
+            )
+        ]
+        if len(inside) > limit:
+            return None
+        before = self.table.query_raw(
+            "pk = :pk AND sk < :sk", {":pk": values[":pk"], ":sk": values[":lo"]},
+            forward=False, limit=1,
+        )  # fmt: skip
+        after = self.table.query_raw(
+            "pk = :pk AND sk > :sk", {":pk": values[":pk"], ":sk": values[":hi"]},
+            forward=True, limit=1,
+        )  # fmt: skip
+        return (
+            [summary_from_member(i) for i in before]
+            + inside
+            + [summary_from_member(i) for i in after]
+        )
+
     def local_month(self, month: str) -> list[PostSummary]:
         """The ``all`` members whose own date falls in ``month`` (``YYYY-MM``), newest
         first. A post's own offset can put it up to 14 hours either side of the UTC

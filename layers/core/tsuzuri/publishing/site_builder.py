@@ -44,6 +44,8 @@ from tsuzuri.rendering.search_index import (
 )
 
 RENDER_ATTEMPTS = 5
+# From this many post pages on, their neighbours are worth trying in one read.
+SPAN_READ_FROM = 5
 
 
 @dataclass(slots=True)
@@ -260,20 +262,32 @@ class SiteBuilder:
 
     def _post_page_inputs(self, urls: Sequence[str]) -> dict[str, _PageInputs | None]:
         """What each post page shows: the stored post, its related list and neighbours;
-        None when the post is gone or off the timeline (its page is not rendered)."""
+        None when the post is gone or off the timeline (its page is not rendered).
+
+        Neighbours come from one read of the timeline between the oldest and newest of
+        the posts when they lie close together (a rebuild's chunk is consecutive
+        posts), else from two small queries a post (the related function's pages lie
+        anywhere)."""
         stored = self.store.get_posts(urls)
+        keys = sorted(p.post.sort_key for p in stored.values())
+        span = None
+        if len(keys) >= SPAN_READ_FROM:
+            span = self.store.lists.span(ALL, keys[0], keys[-1], 3 * len(keys))
         inputs: dict[str, _PageInputs | None] = {}
         for url in urls:
             post = stored.get(url)
             if post is None:
                 inputs[url] = None
                 continue
-            around = self.store.lists.around(ALL, post.post.sort_key, 1, 2)
-            here = [i for i, m in enumerate(around) if m.sort_key == post.post.sort_key]
-            if not here:
+            key = post.post.sort_key
+            around = span if span is not None else self.store.lists.around(ALL, key, 1, 2)
+            i = bisect_left([m.sort_key for m in around], key) if span is not None else None
+            if i is None:
+                here = [n for n, m in enumerate(around) if m.sort_key == key]
+                i = here[0] if here else None
+            if i is None or i >= len(around) or around[i].sort_key != key:
                 inputs[url] = None
                 continue
-            i = here[0]
             inputs[url] = (
                 post,
                 around[i - 1] if i > 0 else None,
