@@ -69,6 +69,11 @@ Plain text
 Cold start: importing this module imports neither markdown-it, nh3 nor Pygments; the
 parser and the sanitizer are built on first use and cached for the life of the
 process, and Pygments lexers are loaded per language when a fence needs one.
+
+Cost: a post whose text cannot hold footnotes, task items, IALs or ``~`` is parsed by
+a parser built without those extensions (one cached parser per set, see
+:func:`_features`), which renders the same HTML without running their rules; the
+headings and the plain text come from one pass over the tokens.
 """
 
 from __future__ import annotations
@@ -190,12 +195,11 @@ _CJK = (
 
 def render_markdown(source: str) -> RenderedMarkdown:
     """Render ``source`` (a post body, front matter already removed)."""
-    md = _markdown()
+    md = _parser(_features(source))
     env: dict[str, Any] = {}
     tokens = md.parse(source, env)
-    headings = _assign_heading_ids(tokens)
-    html = _align_classes(_cleaner().clean(md.renderer.render(tokens, md.options, env)))
-    first_paragraph, text = _plain_text(tokens)
+    headings, first_paragraph, text = _walk_tokens(tokens)
+    html = _align_classes(_cleaner().clean(_render_tokens(md, tokens, env)))
     return RenderedMarkdown(
         html=html, headings=headings, first_paragraph=first_paragraph, text=text
     )
@@ -269,23 +273,72 @@ def heading_id(text: str) -> str:
     fail (a tag name with no letters is an error, a heading is not), and the markdown
     layer sits below the domain, so the rule lives here.
     """
-    chars: list[str] = []
-    for ch in unicodedata.normalize("NFKC", text).lower():
-        if ch.isascii():
-            chars.append(ch if ch.isalnum() else "-")
-        elif unicodedata.category(ch)[0] in "LMN":
-            chars.append(ch)
-        else:
-            chars.append("-")
-    slug = _SLUG_SEPARATORS_RE.sub("-", "".join(chars)).strip("-")
+    chars = unicodedata.normalize("NFKC", text).lower().translate(_SLUG_CHARS)
+    slug = _SLUG_SEPARATORS_RE.sub("-", chars).strip("-")
     return slug or "section"
+
+
+class _SlugChars(dict[int, str]):
+    """``str.translate`` table for :func:`heading_id`: a character kept, or ``-``.
+
+    Filled on first sight of each character (up to a bound), so that a heading costs
+    one C-level pass instead of a Python loop with a Unicode look-up per character.
+    """
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch.isascii():
+            out = ch if ch.isalnum() else "-"
+        elif unicodedata.category(ch)[0] in "LMN":
+            out = ch
+        else:
+            out = "-"
+        if len(self) < 8192:
+            self[code] = out
+        return out
+
+
+_SLUG_CHARS = _SlugChars()
 
 
 # -- the parser --------------------------------------------------------------------
 
 
-@cache
+# Syntax extensions a post may not use. Each is left out of the parser when the source
+# holds none of the characters it needs, so its rules cost nothing on that post; the
+# HTML is the same either way, because the rule could not have matched. The checks
+# run on the raw source: markdown-it's normalisation (CR LF -> LF, NUL -> U+FFFD) and
+# block parsing only ever drop or replace characters between lines or cells, so
+# they never make these sequences appear in an inline or block's text.
+_FOOTNOTES = 1  # "[^label]" references and definitions, "^[inline]" notes
+_TASKLISTS = 2  # "[ ] " / "[x] " / "[X] " at the start of a list item
+_IAL = 4  # "{: ...}" attribute lists and the heading id "{#id}"
+_STRIKETHROUGH = 8  # "~~text~~"
+_ALL_FEATURES = _FOOTNOTES | _TASKLISTS | _IAL | _STRIKETHROUGH
+
+
+def _features(source: str) -> int:
+    """The extensions whose syntax can occur in ``source`` (a cheap superset)."""
+    features = 0
+    if "[^" in source or "^[" in source:
+        features |= _FOOTNOTES
+    if "[ ]" in source or "[x]" in source or "[X]" in source:
+        features |= _TASKLISTS
+    if "{:" in source or "{#" in source:
+        features |= _IAL
+    if "~" in source:
+        features |= _STRIKETHROUGH
+    return features
+
+
 def _markdown() -> MarkdownIt:
+    """The parser with every extension (what :func:`render_markdown` may use)."""
+    return _parser(_ALL_FEATURES)
+
+
+@cache
+def _parser(features: int) -> MarkdownIt:
+    """The parser for one set of extensions, built once per set for the process."""
     from urllib.parse import unquote
 
     from markdown_it import MarkdownIt
@@ -302,13 +355,49 @@ def _markdown() -> MarkdownIt:
             return bool(super().validateLink(url) and super().validateLink(decoded.lower()))
 
     md = _MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
-    md.enable(["table", "strikethrough"])
-    md.use(footnote_plugin)
-    md.use(tasklists_plugin)
-    md.use(kramdown_ial_plugin, allowed=IAL_ATTRIBUTES)
+    md.enable(["table", "strikethrough"] if features & _STRIKETHROUGH else ["table"])
+    if features & _FOOTNOTES:
+        md.use(footnote_plugin)
+    if features & _TASKLISTS:
+        md.use(tasklists_plugin)
+    if features & _IAL:
+        md.use(kramdown_ial_plugin, allowed=IAL_ATTRIBUTES)
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("image", _render_image)
     return md
+
+
+def _render_tokens(md: MarkdownIt, tokens: Sequence[Token], env: EnvType) -> str:
+    """``md.renderer.render(tokens, md.options, env)``, with the commonest inline -- a
+    single run of text -- escaped in place instead of through ``renderInline``.
+
+    The same HTML: for one ``text`` child, ``renderInline`` returns the ``text`` rule's
+    output, which is :func:`escapeHtml` of its content while that rule is the default.
+    """
+    from markdown_it.common.utils import escapeHtml
+    from markdown_it.renderer import RendererHTML
+
+    renderer = md.renderer
+    options = md.options
+    if not isinstance(renderer, RendererHTML):
+        return str(renderer.render(tokens, options, env))
+    rules = renderer.rules
+    plain = getattr(rules.get("text"), "__func__", None) is RendererHTML.text
+    out: list[str] = []
+    for i, token in enumerate(tokens):
+        kind = token.type
+        if kind == "inline":
+            children = token.children
+            if children:
+                if plain and len(children) == 1 and children[0].type == "text":
+                    out.append(escapeHtml(children[0].content))
+                else:
+                    out.append(renderer.renderInline(children, options, env))
+        elif kind in rules:
+            out.append(rules[kind](tokens, i, options, env))
+        else:
+            out.append(renderer.renderToken(tokens, i, options, env))
+    return "".join(out)
 
 
 @cache
@@ -407,17 +496,47 @@ def _formatter() -> HtmlFormatter[str]:
 # -- headings and plain text ---------------------------------------------------------
 
 
-def _assign_heading_ids(tokens: Sequence[Token]) -> tuple[Heading, ...]:
-    """Give every heading an id (explicit ones win) and list them in order."""
-    pairs = [
-        (token, tokens[i + 1])
-        for i, token in enumerate(tokens)
-        if token.type == "heading_open" and i + 1 < len(tokens)
-    ]
-    used = {str(token.attrGet("id")) for token, _ in pairs if token.attrGet("id")}
+def _walk_tokens(tokens: Sequence[Token]) -> tuple[tuple[Heading, ...], str, str]:
+    """One pass over the tokens: (headings, first top-level paragraph, whole body).
+
+    Every heading gets an id (explicit ones win); the plain text of each inline token
+    is built once and serves both the heading it belongs to and the body text.
+    """
+    parts: list[str] = []
+    first_paragraph = ""
+    depth = 0
+    # [heading_open, plain text of the inline after it], in document order.
+    found: list[list[Any]] = []
+    used: set[str] = set()  # explicit ids, then the ones given out
+    previous = ""
+    cjk_line_break = _cjk_line_break()
+    for token in tokens:
+        kind = token.type
+        if kind == "inline":
+            children = token.children
+            if children and len(children) == 1 and children[0].type == "text":
+                # Most inlines are one run of text: _inline_text without its loop.
+                text = children[0].content
+                if "\n" in text:
+                    text = cjk_line_break.sub("", text)
+            else:
+                text = _inline_text(children or ())
+            parts.append(text)
+            if previous == "heading_open":
+                found[-1][1] = text
+            elif previous == "paragraph_open" and depth == 1 and not first_paragraph:
+                first_paragraph = _collapse(text)
+        elif kind == "heading_open":
+            found.append([token, ""])
+            if explicit := token.attrGet("id"):
+                used.add(str(explicit))
+        elif kind in ("fence", "code_block"):
+            parts.append(token.content)
+        depth += token.nesting
+        previous = kind
     headings: list[Heading] = []
-    for token, inline in pairs:
-        text = _collapse(_inline_text(inline.children or ()))
+    for token, raw in found:
+        text = _collapse(raw)
         explicit = token.attrGet("id")
         if explicit:
             anchor = str(explicit)
@@ -430,25 +549,7 @@ def _assign_heading_ids(tokens: Sequence[Token]) -> tuple[Heading, ...]:
             used.add(anchor)
             token.attrSet("id", anchor)
         headings.append(Heading(level=int(token.tag[1]), id=anchor, text=text))
-    return tuple(headings)
-
-
-def _plain_text(tokens: Sequence[Token]) -> tuple[str, str]:
-    """(first top-level paragraph, whole body) as plain text."""
-    parts: list[str] = []
-    first_paragraph = ""
-    depth = 0
-    for i, token in enumerate(tokens):
-        kind = token.type
-        if kind == "inline":
-            text = _inline_text(token.children or ())
-            parts.append(text)
-            if not first_paragraph and depth == 1 and tokens[i - 1].type == "paragraph_open":
-                first_paragraph = _collapse(text)
-        elif kind in ("fence", "code_block"):
-            parts.append(token.content)
-        depth += token.nesting
-    return first_paragraph, _collapse(" ".join(parts))
+    return tuple(headings), first_paragraph, _collapse(" ".join(parts))
 
 
 def _inline_text(children: Sequence[Token]) -> str:
