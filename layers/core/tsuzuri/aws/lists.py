@@ -32,7 +32,7 @@ from __future__ import annotations
 import calendar
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -517,8 +517,3 @@ def summary_from_member(item: Mapping[str, Any]) -> PostSummary:
     if "card" in item:  # a membership (older ones hold the fields as attributes)
         item = {**json.loads(item["card"]), "url": item["url"]}
     return summary_from_fields(item)
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

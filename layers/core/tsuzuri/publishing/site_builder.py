@@ -89,6 +89,7 @@ class ListView:
         self.counter = counter
         self.count = counter.count
         self._by_rank: dict[int, PostSummary] = {}
+        self._run: tuple[int, list[str]] | None = None
         if whole:
             self._keep(0, lists.every(counter.list_id)[::-1])
         elif self.count:
@@ -98,6 +99,15 @@ class ListView:
     def _keep(self, lo: int, ascending: Sequence[PostSummary]) -> None:
         for offset, member in enumerate(ascending):
             self._by_rank[lo + offset] = member
+        self._run = None  # recomputed on the next rank_of
+
+    def _contiguous_run(self) -> tuple[int, list[str]] | None:
+        """(first rank, sort keys) of what was read, when it is one unbroken run."""
+        if self._run is None and self._by_rank:
+            ranks = sorted(self._by_rank)
+            if ranks[-1] - ranks[0] + 1 == len(ranks):
+                self._run = (ranks[0], [self._by_rank[r].sort_key for r in ranks])
+        return self._run
 
     def slice(self, lo: int, hi: int) -> list[PostSummary]:
         """Members at positions ``lo`` to ``hi - 1`` (clipped to the list), oldest first."""
@@ -112,10 +122,9 @@ class ListView:
 
     def rank_of(self, sort_key: str) -> int:
         """Where ``sort_key`` is (or would be inserted) among the members."""
-        known = sorted(self._by_rank.items())
-        if known and len(known) == known[-1][0] - known[0][0] + 1:  # a contiguous run
-            keys = [m.sort_key for _, m in known]
-            first_rank = known[0][0]
+        run = self._contiguous_run()
+        if run is not None:
+            first_rank, keys = run
             if sort_key >= keys[0] or first_rank == 0:
                 return first_rank + bisect_left(keys, sort_key)
         return self.lists.rank_of(self.counter, sort_key)
@@ -479,9 +488,12 @@ class SiteBuilder:
         new_buckets = _bucket_count(view.count, per_page)
         if not new_buckets:
             return set()
-        if plan.all_pages or not plan.anchors.get(list_id):
-            return set(range(1, new_buckets + 1)) if plan.all_pages else set()
-        ranks = [view.rank_of(k) for k in plan.anchors[list_id]]
+        if plan.all_pages:
+            return set(range(1, new_buckets + 1))
+        anchors = plan.anchors.get(list_id)
+        if not anchors:
+            return set()
+        ranks = [view.rank_of(k) for k in anchors]
         anchored = {min(r // per_page + 1, new_buckets) for r in ranks}
         shifted = plan.added.get(list_id, 0) or plan.removed.get(list_id, 0)
         if not shifted:
