@@ -64,7 +64,7 @@ def test_a_render_that_read_a_stale_list_renders_again(
     site.upload(first, post_text("遅い", date="2026-01-01 10:00:00 +0900", tags="[AWS]"))
     site.upload(second, post_text("速い", date="2026-01-02 10:00:00 +0900", tags="[AWS]"))
     a_has_rendered, b_is_done = threading.Event(), threading.Event()
-    real_diff = site.publisher.output.diff
+    real_diff = site.publisher.store.manifest.changed
 
     def diff_then_wait(files: object) -> object:
         if not a_has_rendered.is_set():
@@ -179,7 +179,7 @@ def test_a_post_page_refresh_that_raced_a_new_neighbour_renders_again(
     newer = "posts/2026-02-02-new.md"
     site.upload(newer, post_text("新しい", date="2026-02-02 10:00:00 +0900"))
     refreshed_once, neighbour_published = threading.Event(), threading.Event()
-    real_diff = site.publisher.output.diff
+    real_diff = site.publisher.store.manifest.changed
 
     def diff_then_wait(files: object) -> object:
         if not refreshed_once.is_set():
@@ -212,7 +212,7 @@ def test_a_post_page_refresh_finishes_while_other_posts_keep_publishing(
     elsewhere = [f"posts/2025-0{m}-01-elsewhere-{m}.md" for m in range(1, 9)]
     for month, key in enumerate(elsewhere, start=1):
         site.upload(key, post_text(f"別{month}", date=f"2025-0{month}-01 10:00:00 +0900"))
-    real_diff = site.publisher.output.diff
+    real_diff = site.publisher.store.manifest.changed
 
     def diff_while_publishing(files: object) -> object:
         if elsewhere:
@@ -220,7 +220,7 @@ def test_a_post_page_refresh_finishes_while_other_posts_keep_publishing(
             other.process([Change(key, False, token=key)])  # type: ignore[attr-defined]
         return real_diff(files)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(site.publisher.output, "diff", diff_while_publishing)
+    monkeypatch.setattr(site.publisher.store.manifest, "changed", diff_while_publishing)
     result = site.publisher.refresh_posts(["/2026/03/10/kept/"])
 
     assert len(elsewhere) >= 6, "the refresh finished without re-rendering for each publish"

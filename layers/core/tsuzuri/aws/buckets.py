@@ -134,39 +134,19 @@ class SourceBucket:
 
 
 class SiteBucket:
-    """Writes only objects whose bytes differ, and deletes only objects that exist.
-
-    The site bucket uses SSE-S3, so a single-part object's ETag is the MD5 of its bytes:
-    a HEAD tells us whether a write would change anything.
-    """
+    """Writes and deletes site objects, several at a time. Which ones changed is the
+    manifest's to say (:mod:`tsuzuri.aws.manifest`), not a HEAD per object."""
 
     def __init__(self, client: Any, bucket: str, *, workers: int = 16):
         self._s3 = client
         self.name = bucket
         self._workers = workers
 
-    def diff(self, files: Iterable[SiteFile]) -> list[SiteFile]:
-        """The files whose bytes differ from what the bucket holds now."""
-        candidates = {safe_site_key(f.key): f for f in files}
-        with ThreadPoolExecutor(self._workers) as pool:
-            etags = list(pool.map(self._etag, candidates))
-        return [
-            f
-            for f, etag in zip(candidates.values(), etags, strict=True)
-            if etag != hashlib.md5(f.body).hexdigest()  # noqa: S324 - S3's ETag is an MD5
-        ]
-
     def put(self, files: Iterable[SiteFile]) -> list[str]:
         files = list(files)
         with ThreadPoolExecutor(self._workers) as pool:
             list(pool.map(self._put, files))
         return sorted(f.key for f in files)
-
-    def existing(self, keys: Iterable[str]) -> list[str]:
-        wanted = sorted({safe_site_key(k) for k in keys})
-        with ThreadPoolExecutor(self._workers) as pool:
-            etags = list(pool.map(self._etag, wanted))
-        return [k for k, etag in zip(wanted, etags, strict=True) if etag]
 
     def copy_asset(self, source_bucket: str, source: str, key: str) -> bool:
         """Server-side copy of an uploaded asset. Returns False when it was already there."""
@@ -193,15 +173,6 @@ class SiteBucket:
                 Bucket=self.name,
                 Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
             )
-
-    def get_text(self, key: str) -> str | None:
-        try:
-            response = _call(self._s3.get_object, Bucket=self.name, Key=key)
-        except ClientError as exc:
-            if error_code(exc) in _MISSING:
-                return None
-            raise
-        return str(response["Body"].read().decode("utf-8"))
 
     def _etag(self, key: str) -> str | None:
         return _head_etag(self._s3, self.name, key)

@@ -5,6 +5,8 @@ says what failed), everything else propagates unchanged."""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -31,3 +33,9 @@ def call(
     except (BotocoreConnectionError, HTTPClientError) as exc:
         # Timeouts and dropped connections, after botocore's own retries.
         raise TransientError(f"{service} {operation}: no answer ({type(exc).__name__})") from exc
+
+
+def back_off(attempt: int) -> None:
+    """A short, jittered pause before trying a conflicting transaction again: they last
+    milliseconds, and two writers that retried in step would conflict again."""
+    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311

@@ -92,6 +92,14 @@ def rank_month(sort_key: str) -> str:
     return sort_key[:7]
 
 
+def month_counters(list_id: str, sort_key: str, local_month: str) -> list[str]:
+    """The month counters of a list that one member counts in."""
+    counters = [RANK_MONTH + rank_month(sort_key)]
+    if list_id == ALL:
+        counters.append(ARCHIVE_MONTH + local_month)
+    return counters
+
+
 @dataclass(slots=True)
 class MembershipChange:
     """The transaction items of one move, and what each one expects."""
@@ -144,9 +152,8 @@ def membership_actions(
                 continue  # already gone: nothing to count
             change.add(_delete_member(table, list_id, old.sort_key), (list_id, old.sort_key))
             count[list_id] = count.get(list_id, 0) - 1
-            delta(list_id, RANK_MONTH + rank_month(old.sort_key), -1)
-            if list_id == ALL:
-                delta(list_id, ARCHIVE_MONTH + old.local_month, -1)
+            for attribute in month_counters(list_id, old.sort_key, old.local_month):
+                delta(list_id, attribute, -1)
     if new is not None:
         for list_id, name in new_lists.items():
             names[list_id] = name
@@ -157,9 +164,8 @@ def membership_actions(
                 continue
             change.add(_put_member(table, list_id, new.card, must_exist=False), expect)
             count[list_id] = count.get(list_id, 0) + 1
-            delta(list_id, RANK_MONTH + rank_month(new.sort_key), 1)
-            if list_id == ALL:
-                delta(list_id, ARCHIVE_MONTH + new.local_month, 1)
+            for attribute in month_counters(list_id, new.sort_key, new.local_month):
+                delta(list_id, attribute, 1)
     for list_id in sorted(names):
         adds = {"count": count.get(list_id, 0), **months.get(list_id, {})}
         change.add(_counter_update(table, list_id, names[list_id], adds))
@@ -260,11 +266,7 @@ class ListIndex:
         return found
 
     def versions(self, list_ids: Iterable[str]) -> dict[str, int]:
-        ids = sorted(set(list_ids))
-        versions = dict.fromkeys(ids, 0)
-        for item in self.table.snapshot([(LISTS, i) for i in ids]):
-            versions[item["sk"]] = int(item.get("version", 0))
-        return versions
+        return {list_id: c.version for list_id, c in self.counters(list_ids).items()}
 
     def terms(self) -> dict[str, tuple[str, int]]:
         """Every tag and category with members: list id -> (name, count). One item."""

@@ -27,8 +27,6 @@ moved, another render raced it and it renders again (see
 from __future__ import annotations
 
 import json
-import random
-import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from tsuzuri.aws.calls import error_code
+from tsuzuri.aws.calls import back_off, error_code
 from tsuzuri.aws.dynamo_types import serialize
 from tsuzuri.aws.lists import (
     ALL,
@@ -333,7 +331,7 @@ class PostStore:
                 if code == "ConditionalCheckFailed" and expects is not None:
                     present[expects] = not believed_present(action)
             if "ConditionalCheckFailed" not in reasons:  # a conflict with another write
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311
+                back_off(attempt)
         raise TransientError("the lists kept changing under this publish; will retry")
 
     # -- static pages -----------------------------------------------------------
@@ -341,9 +339,10 @@ class PostStore:
         item = self.table.get(f"PAGE#{url}", "PAGE", projection="source_key")
         return None if item is None else str(item["source_key"])
 
-    def get_page(self, url: str) -> Page | None:
-        item = self.table.get(f"PAGE#{url}", "PAGE")
-        return None if item is None else _page_from_item(item)
+    def get_pages(self, urls: Sequence[str]) -> dict[str, Page]:
+        """Several static pages in one batch read."""
+        items = self.table.batch_get([(f"PAGE#{u}", "PAGE") for u in urls])
+        return {str(item["url"]): _page_from_item(item) for item in items}
 
     def claim_and_put_page(self, page: Page) -> None:
         """Write the page and its index entry; :class:`UrlCollision` if another file owns it."""

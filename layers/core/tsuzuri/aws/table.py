@@ -8,8 +8,6 @@ drift apart on any of it.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -162,7 +160,7 @@ class Table:
                 except ClientError as exc:
                     if calls.error_code(exc) != "TransactionCanceledException":
                         raise
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311
+                    calls.back_off(attempt)
             else:
                 raise TransientError("the list counters stayed busy; will retry")
             for entry in response.get("Responses", []):

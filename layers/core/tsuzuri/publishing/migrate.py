@@ -18,12 +18,10 @@ from typing import Any
 
 from tsuzuri.aws.lists import (
     ALL,
-    ARCHIVE_MONTH,
     LISTS,
-    RANK_MONTH,
     TERM_COUNT,
     TERM_NAME,
-    rank_month,
+    month_counters,
 )
 from tsuzuri.aws.store import PostStore
 from tsuzuri.aws.table import dump_item
@@ -111,9 +109,6 @@ def _write_counter(
         "version": version + 1,  # a render in flight sees the list move
     }
     for member in members:
-        key = RANK_MONTH + rank_month(member.sort_key)
-        item[key] = item.get(key, 0) + 1
-        if list_id == ALL:
-            local = ARCHIVE_MONTH + member.date.strftime("%Y-%m")
-            item[local] = item.get(local, 0) + 1
+        for attribute in month_counters(list_id, member.sort_key, member.date.strftime("%Y-%m")):
+            item[attribute] = item.get(attribute, 0) + 1
     store.table.call("put_item", TableName=store.table.name, Item=dump_item(item))

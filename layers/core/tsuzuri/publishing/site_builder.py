@@ -32,7 +32,7 @@ from tsuzuri.aws.cdn import Invalidator, caller_reference, collapse_paths, paths
 from tsuzuri.aws.lists import ALL, ListCounter, ListIndex, YearSummary
 from tsuzuri.aws.manifest import ObjectManifest, digest
 from tsuzuri.aws.store import PostStore, StoredPost
-from tsuzuri.domain.model import PostSummary, Term, page_key
+from tsuzuri.domain.model import PageEntry, PostSummary, Term, page_key
 from tsuzuri.errors import TransientError
 from tsuzuri.publishing.indexer import Outcome, RenderingContext, RenderPlan
 from tsuzuri.rendering.search_index import (
@@ -80,8 +80,9 @@ class ListView:
     """The members of one list that a render asked for, by ascending position.
 
     Reads happen on demand and each position is read once: the newest end in one
-    query, anything older from the month its first position falls in. ``whole`` reads
-    the list in one go instead, for a render that shows most of it.
+    query (on first use, so a batch of pages or assets reads nothing), anything older
+    from the month its first position falls in. ``whole`` reads the list in one go
+    instead, for a render that shows most of it.
     """
 
     def __init__(self, lists: ListIndex, counter: ListCounter, *, whole: bool, window: int):
@@ -90,11 +91,15 @@ class ListView:
         self.count = counter.count
         self._by_rank: dict[int, PostSummary] = {}
         self._run: tuple[int, list[str]] | None = None
+        self._first_read: int | None = None if whole else min(self.count, window)
         if whole:
             self._keep(0, lists.every(counter.list_id)[::-1])
-        elif self.count:
-            newest = lists.newest(counter.list_id, min(self.count, window))
+
+    def _read_window(self) -> None:
+        if self._first_read:
+            newest = self.lists.newest(self.counter.list_id, self._first_read)
             self._keep(self.count - len(newest), newest[::-1])
+        self._first_read = None
 
     def _keep(self, lo: int, ascending: Sequence[PostSummary]) -> None:
         for offset, member in enumerate(ascending):
@@ -111,6 +116,7 @@ class ListView:
 
     def slice(self, lo: int, hi: int) -> list[PostSummary]:
         """Members at positions ``lo`` to ``hi - 1`` (clipped to the list), oldest first."""
+        self._read_window()
         lo, hi = max(0, lo), min(hi, self.count)
         missing = [r for r in range(lo, hi) if r not in self._by_rank]
         if missing:
@@ -122,6 +128,7 @@ class ListView:
 
     def rank_of(self, sort_key: str) -> int:
         """Where ``sort_key`` is (or would be inserted) among the members."""
+        self._read_window()
         run = self._contiguous_run()
         if run is not None:
             first_rank, keys = run
@@ -165,7 +172,9 @@ class SiteBuilder:
         if plan.assets_changed:
             # Copied by phase 1: known to the manifest so that a later delete reaches them.
             self.manifest.record_listing((key, "copied") for key in sorted(plan.assets_changed))
-        watched = set(plan.lists) | {ALL}
+        # Pages and assets alone show no list: nothing to watch, no counters to read.
+        shows_lists = bool(plan.lists or plan.anchors or plan.refresh)
+        watched = set(plan.lists) | ({ALL} if shows_lists else set())
         written: set[str] = set(plan.assets_changed)
         deleted: set[str] = set()
         mine: dict[str, str] = {}
@@ -333,10 +342,9 @@ class SiteBuilder:
         window = max(2 * per_page, self.context.site.feed_size) + 2
         views: dict[str, ListView] = {}
         for list_id in sorted(set(plan.lists) | {ALL}):
-            whole = plan.all_pages or _renders_most(list_id, counters[list_id], plan, per_page)
-            views[list_id] = ListView(
-                self.store.lists, counters[list_id], whole=whole, window=window
-            )
+            counter = counters.get(list_id, ListCounter(list_id))
+            whole = plan.all_pages or _renders_most(list_id, counter, plan, per_page)
+            views[list_id] = ListView(self.store.lists, counter, whole=whole, window=window)
         for list_id, name in sorted(plan.lists.items()):
             pages, gone = self._list_pages(list_id, name, views[list_id], plan, again, rendered)
             files += pages
@@ -344,7 +352,9 @@ class SiteBuilder:
         post_pages, gone = self._post_pages(views[ALL], plan, again, rendered)
         files += post_pages
         obsolete |= gone
-        files += self._static_pages(plan)
+        # The page index, read once for both of its uses.
+        page_index = self.store.list_pages() if plan.pages_changed or plan.all_pages else []
+        files += self._static_pages(plan, page_index)
         if plan.lists:
             feeds, gone = self._feeds_and_periods(views[ALL], counters[ALL], plan)
             files += feeds
@@ -352,27 +362,23 @@ class SiteBuilder:
             if plan.all_pages or counters[ALL].count == plan.added.get(ALL, 0):
                 files += self._static_files()  # first post, or a new theme or config
         if plan.pages_changed or plan.all_pages:
-            files += self._pages_sitemap()
+            files += self._pages_sitemap(page_index)
             if not plan.lists:
                 files += self._sitemap_index(self.store.lists.years())
         return files, obsolete
 
-    def _static_pages(self, plan: RenderPlan) -> list[SiteFile]:
+    def _static_pages(self, plan: RenderPlan, page_index: Sequence[PageEntry]) -> list[SiteFile]:
         pages = dict(plan.fresh_pages)
         if plan.all_pages:
-            for entry in self.store.list_pages():
-                if entry.url not in pages:
-                    stored = self.store.get_page(entry.url)
-                    if stored is not None:
-                        pages[entry.url] = stored
+            pages = self.store.get_pages([e.url for e in page_index if e.url not in pages]) | pages
         return [
             page_file(page_key(url), self.context.theme.render_page(page))
             for url, page in sorted(pages.items())
         ]
 
-    def _pages_sitemap(self) -> list[SiteFile]:
+    def _pages_sitemap(self, page_index: Sequence[PageEntry]) -> list[SiteFile]:
         """``sitemaps/pages.xml``: the static pages."""
-        entries = [(p.url, p.lastmod) for p in self.store.list_pages() if p.in_sitemap]
+        entries = [(p.url, p.lastmod) for p in page_index if p.in_sitemap]
         return [
             page_file("sitemaps/pages.xml", self.context.theme.render_sitemap(entries), FEED_CACHE)
         ]
