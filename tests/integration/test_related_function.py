@@ -920,38 +920,104 @@ def test_a_rebuild_out_of_time_leaves_pages_for_the_render_action(related: Relat
     assert_site_matches_recomputation(related)
 
 
-def test_the_local_stack_indexes_an_initial_load_in_bulk_then_follows_the_stream(
-    related: Related,
-) -> None:
-    """``tsuzuri dev``: after the folder is loaded, one rebuild instead of a sync per
-    record of the load; then the stream, from where it stood before the rebuild."""
-    from tsuzuri_local.devstack.pumps import related_after_load
+def _count_bulk_syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the bulk syncs the function runs from now on."""
+    from tsuzuri.related.sync import RelatedIndex
 
+    sizes: list[int] = []
+    original = RelatedIndex.sync_many
+
+    def sync_many(self: RelatedIndex, urls: Any) -> Any:
+        sizes.append(len(urls))
+        return original(self, urls)
+
+    monkeypatch.setattr(RelatedIndex, "sync_many", sync_many)
+    return sizes
+
+
+def test_a_load_reaches_the_function_as_stream_batches_and_is_synced_in_bulk(
+    related: Related, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tsuzuri dev`` and Lambda alike: a folder's worth of posts arrives on the stream
+    in batches of the template's size, and a batch that holds a large share of the site
+    is synced in one pass, with the same lists and pages as one sync per post."""
+    bulk = _count_bulk_syncs(monkeypatch)
     site = related.site
-    publish_days(site, 6, 6, "[AWS, Lambda]")
-    loaded, stop = threading.Event(), threading.Event()
-    related.pump.stop_event = stop
-    thread = threading.Thread(target=related_after_load, args=(related.pump, loaded, stop))
-    thread.start()
-    try:
-        loaded.set()
-        deadline = time.monotonic() + 60
-        while stored_lists(related) != expected_lists(related):
-            assert time.monotonic() < deadline, "the bulk rebuild did not write the lists"
-            time.sleep(0.5)
-        assert related.pump.records_delivered == 0, "the load's records were replayed"
+    for day in range(1, 13):
         site.publish(
-            "posts/2026-06-09-late.md",
-            post_text("後から", date="2026-06-09 10:00:00 +0900", tags="[AWS, Lambda]"),
-        )
-        while related.pump.records_delivered == 0 or related.pump.invocations == 0:
-            assert time.monotonic() < deadline, "an edit after the load was not synced"
-            time.sleep(0.5)
-        time.sleep(1)
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+            f"posts/2026-09-{day:02}-p{day}.md",
+            post_text(f"記事{day}", date=f"2026-09-{day:02} 10:00:00 +0900",
+                      tags="[AWS, Lambda]" if day % 3 else "[AWS, Python]"),
+        )  # fmt: skip
+    related.drain()
+    assert bulk == [12], "one batch, one pass"
     assert_site_matches_recomputation(related)
+    # Then one publish is one incremental sync, exact on top of the bulk pass.
+    site.publish(
+        "posts/2026-09-20-late.md",
+        post_text("後から", date="2026-09-20 10:00:00 +0900", tags="[AWS, Python]"),
+    )
+    related.drain()
+    assert bulk == [12]
+    assert_site_matches_recomputation(related)
+    assert related.failures == []
+
+
+def test_a_bulk_sync_writes_the_index_one_sync_per_post_writes(
+    related: Related, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reverse index, timeline entries, floors and lists: the bulk pass leaves exactly
+    the items the incremental path leaves (revisions apart)."""
+    from tsuzuri.related import service
+    from tsuzuri.related.store import RelatedStore
+    from tsuzuri.related.sync import RelatedIndex
+
+    monkeypatch.setattr(service, "BULK_MIN", 10**6)  # one sync per post
+    site = related.site
+    for day in range(1, 10):
+        site.publish(
+            f"posts/2026-10-0{day}-p{day}.md",
+            post_text(f"記事{day}", date=f"2026-10-0{day} 10:00:00 +0900",
+                      tags=["[AWS, Lambda]", "[AWS, Python]", "[Go]"][day % 3],
+                      categories="クラウド" if day < 5 else "日記"),
+        )  # fmt: skip
+    site.unpublish("posts/2026-10-04-p4.md")
+    related.drain()
+
+    def index_items() -> list[dict[str, Any]]:
+        items = _snapshot(related)[0]
+        kept = [
+            {k: v for k, v in i.items() if k != "rev"}
+            for i in items
+            if i["sk"] == "RELATED" or i["pk"].startswith(("RX#", "RBY#", "RFL#"))
+        ]
+        return sorted(kept, key=lambda i: (i["pk"], i["sk"]))
+
+    incremental = index_items()
+    table = site.settings.table_name
+    for item in _snapshot(related)[0]:
+        if item["sk"] == "RELATED" or item["pk"].startswith(("RX#", "RBY#", "RFL#")):
+            key = {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
+            site.clients.dynamodb.delete_item(TableName=table, Key=key)
+    store = RelatedStore(site.clients.dynamodb, table)
+    urls = [url for _key, url in store.published()] + ["/2026/10/04/p4/"]
+    RelatedIndex(store, related.settings).sync_many(urls)
+    assert index_items() == incremental
+
+
+@pytest.mark.parametrize("related", [{}, TIGHT], ids=["default", "tight"], indirect=True)
+def test_differential_with_bulk_batches(related: Related, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history whose batches of 3 files or more are synced in bulk and the others one
+    post at a time: the two paths interleave and the lists stay exact."""
+    from tsuzuri.related import service
+
+    monkeypatch.setattr(service, "BULK_MIN", 3)
+    monkeypatch.setattr(service, "BULK_SHARE", 10**6)
+    bulk = _count_bulk_syncs(monkeypatch)
+    run_history(related, seed=12, operations=50, posts=18, max_batch=6)
+    assert bulk, "no batch went the bulk way"
+    assert_site_matches_recomputation(related)
+    assert related.failures == []
 
 
 def test_the_pump_reads_a_long_backlog_a_page_at_a_time_and_stops_when_told(

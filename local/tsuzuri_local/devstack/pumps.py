@@ -238,14 +238,6 @@ class StreamPump:
                     print(f"stream pump: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                     time.sleep(1)
 
-    def start_from_latest(self) -> None:
-        """Skip what the stream holds now: the next poll reads only newer records."""
-        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        for shard in description.get("Shards", []):
-            self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-            )["ShardIterator"]
-
     def drain(self, max_polls: int = 100) -> int:
         """Poll until a poll delivers nothing to the handler; returns the records
         delivered. A handler whose writes pass the filter never gets there."""
@@ -365,32 +357,6 @@ class StreamPump:
                 },
             }
         )
-
-
-def related_after_load(pump: StreamPump, loaded: threading.Event, stop: threading.Event) -> None:
-    """The related function for ``tsuzuri dev``: after the initial load, one bulk
-    ``rebuild`` (the handler's own action, as after a migration in AWS), then the stream.
-
-    Replaying the load's stream records would sync one post at a time: on moto that is
-    about 0.2 posts/s at 2,500 posts, hours for a big folder. The stream position is
-    taken before the rebuild reads the posts, so an edit made meanwhile is synced too
-    (a sync of a post the rebuild already saw changes nothing)."""
-    while not loaded.wait(POLL_SECONDS):
-        if stop.is_set():
-            return
-    pump.start_from_latest()
-    started = time.perf_counter()
-    result = pump.handler({"action": "rebuild"}, LambdaContext("tsuzuri-related", 900))
-    print(
-        f"related lists computed for {result['posts']} posts, {result['rendered']} pages "
-        f"rendered in {time.perf_counter() - started:.1f} s",
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
-    total = result["rendered"] + result["pending"]
-    while result["pending"] and not stop.is_set():
-        print(f"[{total - result['pending']}/{total}] related pages", file=sys.stderr, flush=True)
-        result = pump.handler({"action": "render"}, LambdaContext("tsuzuri-related", 120))
-    pump.run()
 
 
 def queue_sender(sqs: Any, name: str) -> Callable[[dict[str, Any]], None]:

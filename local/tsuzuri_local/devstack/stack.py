@@ -29,7 +29,6 @@ from tsuzuri_local.devstack.pumps import (
     EventPump,
     StreamPump,
     queue_sender,
-    related_after_load,
     related_mapping,
 )
 from tsuzuri_local.devstack.runtime import handler_environment, load_handler
@@ -97,7 +96,7 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         # transactions (AWS runs up to MaximumConcurrency; the core is built for that).
         started.thread(render.run, "render-pump")
         related = _related_pump(aws, console, started.stop)
-        started.thread(related_after_load, "related-pump", related, console.ready, started.stop)
+        started.thread(related.run, "related-pump")
         preview.start()
         _install_sigterm(started.stop)
         _follow(mirror, started.stop)

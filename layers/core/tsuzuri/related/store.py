@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tsuzuri.aws.calls import error_code
+from tsuzuri.aws.calls import back_off, error_code
 from tsuzuri.aws.lists import summary_fields
 from tsuzuri.aws.store import PostStore, post_from_item
 from tsuzuri.aws.table import dump_item
@@ -49,6 +49,10 @@ PENDING = "RPENDING"
 FLOOR = "RFL#"
 RELATED = "RELATED"
 ALL = "all"
+
+# TransactWriteItems' limit; a conflict with a transaction in flight is retried.
+TRANSACTION_ITEMS = 100
+CONFLICT_ATTEMPTS = 5
 
 Card = dict[str, Any]  # a post summary as stored (tsuzuri.aws.store.summary_fields)
 
@@ -184,15 +188,7 @@ class RelatedStore:
     def write_state(self, state: ListState) -> bool:
         """Compare-and-set on the revision read with the state. False if it moved."""
         item = _state_item(state, (state.rev or 0) + 1)
-        kwargs: dict[str, Any]
-        if state.rev is None:
-            kwargs = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            kwargs = {
-                "ConditionExpression": "#rev = :rev",
-                "ExpressionAttributeNames": {"#rev": "rev"},
-                "ExpressionAttributeValues": {":rev": {"N": str(state.rev)}},
-            }
+        kwargs = _revision_condition(state.rev)
         try:
             self.table.call("put_item", TableName=self.table.name, Item=item, **kwargs)
         except ClientError as exc:
@@ -200,6 +196,44 @@ class RelatedStore:
                 return False
             raise
         state.rev = (state.rev or 0) + 1
+        return True
+
+    def write_states_guarded(
+        self, writes: Sequence[ListState], deletes: Sequence[ListState] = ()
+    ) -> bool:
+        """Write (and delete) many lists, each on the revision it was read with, 100 to
+        a transaction. False once a list is found moved: the lists of earlier
+        transactions stay written, and the caller reads again and recomputes."""
+        actions: list[dict[str, Any]] = []
+        for state in writes:
+            put: dict[str, Any] = {
+                "TableName": self.table.name,
+                "Item": _state_item(state, (state.rev or 0) + 1),
+                **_revision_condition(state.rev),
+            }
+            actions.append({"Put": put})
+        for state in deletes:
+            if state.rev is not None:
+                key = {"pk": {"S": f"POST#{state.url}"}, "sk": {"S": RELATED}}
+                delete = {"TableName": self.table.name, "Key": key}
+                actions.append({"Delete": {**delete, **_revision_condition(state.rev)}})
+        for start in range(0, len(actions), TRANSACTION_ITEMS):
+            chunk = actions[start : start + TRANSACTION_ITEMS]
+            for attempt in range(CONFLICT_ATTEMPTS):
+                try:
+                    self.table.call("transact_write_items", TransactItems=chunk)
+                    break
+                except ClientError as exc:
+                    if error_code(exc) != "TransactionCanceledException":
+                        raise
+                    reasons = exc.response.get("CancellationReasons", [])
+                    if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                        return False
+                    back_off(attempt)  # a conflict with another transaction in flight
+            else:
+                return False
+        for state in writes:
+            state.rev = (state.rev or 0) + 1
         return True
 
     def put_states(self, states: Iterable[ListState]) -> None:
@@ -249,6 +283,14 @@ class RelatedStore:
             for i in list_ids
         )
 
+    def delete_entries_of(self, positions: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """The entries at (sort key, list ids) of many posts, in as few batches as can be."""
+        self.table.batch_write(
+            {"DeleteRequest": {"Key": {"pk": {"S": ENTRY + i}, "sk": {"S": sort_key}}}}
+            for sort_key, list_ids in positions
+            for i in list_ids
+        )
+
     def timeline(self, list_id: str, limit: int) -> list[Features]:
         """Up to ``limit`` members of a timeline (oldest first)."""
         return self._limited("pk = :pk", {":pk": {"S": ENTRY + list_id}}, limit=limit, forward=True)
@@ -264,6 +306,10 @@ class RelatedStore:
     ) -> list[Features]:
         items = self.table.query_raw(condition, values, forward=forward, limit=limit)
         return [features_from_item(item) for item in items]
+
+    def site_size(self) -> int:
+        """How many posts are published: the ``all`` list's counter, one small read."""
+        return self.posts.lists.counters([ALL])[ALL].count
 
     def published(self, after: str = "", limit: int | None = None) -> list[tuple[str, str]]:
         """(sort key, URL) of the published posts after ``after`` (all of them, or up to
@@ -398,6 +444,17 @@ class RelatedStore:
             ExpressionAttributeNames={"#version": "version"},
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
+
+
+def _revision_condition(rev: int | None) -> dict[str, Any]:
+    """Compare-and-set on a list's revision: absent when it was read absent."""
+    if rev is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {
+        "ConditionExpression": "#rev = :rev",
+        "ExpressionAttributeNames": {"#rev": "rev"},
+        "ExpressionAttributeValues": {":rev": {"N": str(rev)}},
+    }
 
 
 def _state_item(state: ListState, rev: int) -> dict[str, Any]:

@@ -501,6 +501,91 @@ class RelatedIndex:
             total.add(self.sync(url))
         return total
 
+    def sync_many(self, urls: Sequence[str]) -> SyncStats:
+        """Bring the index and every list in line with many changed posts at once (a
+        load, a folder publish, a redelivered backlog): one recomputation of every list
+        in memory from one read of the site, then only what differs is written.
+
+        Reads are a page of 100 items a call; writes are batches, and the lists are
+        compare-and-set in transactions of 100, so a list another shard moved meanwhile
+        is seen and the whole pass runs again on fresh reads."""
+        for _attempt in range(CAS_ATTEMPTS):
+            stats = self._sync_many_once(urls)
+            if stats is not None:
+                return stats
+        raise TransientError("related lists kept changing under a bulk sync")
+
+    def _sync_many_once(self, urls: Sequence[str]) -> SyncStats | None:
+        site = [url for _key, url in self.store.published()]
+        asked = set(urls)
+        wanted = site + sorted(asked.difference(site))
+        views: dict[str, PostView] = {}
+        for item in self.store.post_items(wanted):
+            view = view_of_post_item(item, self.settings)
+            if view is not None:
+                views[view.features.url] = view
+        existing = self.store.states(set(views) | asked)
+        lists = recompute_all([v.features for v in views.values()], self.settings)
+
+        stats = SyncStats()
+        writes: list[ListState] = []
+        added: dict[str, list[str]] = {}
+        removed: dict[str, set[str]] = {}
+        lowered: dict[str, Ranked | None] = {}
+        floors: dict[str, Ranked | None] = {}
+        pending: list[str] = []
+        new_entries: list[Features] = []
+        stale_entries: list[tuple[str, list[str]]] = []  # (sort key, list ids)
+        for url, view in views.items():
+            entries = lists[url]
+            cards = [views[e.url].card for e in entries]
+            old = existing.get(url) or ListState(url)
+            unchanged = (
+                old.rev is not None
+                and old.entries == entries
+                and old.cards == cards
+                and old.features == view.features
+                and old.own == view
+            )
+            if unchanged:
+                continue
+            before = {e.url for e in old.entries}
+            added[url] = [e.url for e in entries if e.url not in before]
+            removed[url] = before - {e.url for e in entries}
+            old_floor, new_floor = self._floor(old.entries), self._floor(entries)
+            if old.rev is None or new_floor != old_floor:
+                floors[url] = new_floor
+                if _admits_more(new_floor, old_floor):
+                    lowered[url] = new_floor
+            if cards != old.cards:
+                pending.append(url)
+                stats.changed.add(url)
+            indexed = old.own.features if old.own else None
+            if indexed != view.features:
+                new_entries.append(view.features)
+                stale_entries.append(_stale_entries(indexed, view.features))
+            writes.append(ListState(url, entries, cards, view.features, view, old.rev))
+        gone = [existing[url] for url in sorted(asked) if url not in views and url in existing]
+        for state in gone:
+            removed[state.url] = set(state.urls)
+            stale_entries.append(_stale_entries(state.own.features if state.own else None, None))
+
+        # Before the lists: the reverse index gains the new entries, floors that go down
+        # go down, the pages are marked and the index holds every post as it is now, so
+        # a crash after any list is written leaves nothing a later sync cannot repair.
+        self.store.write_many(referrers=added, floors=lowered, pending=pending)
+        self.store.put_entries_of(new_entries)
+        if not self.store.write_states_guarded(writes, gone):
+            return None
+        # After them: entries of posts that left lists, raised floors, old positions.
+        self.store.write_many(
+            unreferrers=removed, floors=floors, gone=[state.url for state in gone]
+        )
+        self.store.delete_entries_of(stale_entries)
+        stats.recomputed = len(views)
+        stats.lists_written = len(writes) + len(gone)
+        return stats
+
     def rebuild(self, views: Iterable[PostView]) -> SyncStats:
         """Write the index and every list from a full recomputation over ``views`` (every
         published post), in batches: the first deployment on a large existing site.
@@ -525,6 +610,15 @@ class RelatedIndex:
         self.store.mark_pending(posts)
         self.store.put_states(states)
         return SyncStats(changed=set(posts), recomputed=len(posts), lists_written=len(posts))
+
+
+def _stale_entries(before: Features | None, after: Features | None) -> tuple[str, list[str]]:
+    """The timeline entries of ``before`` that ``after`` no longer has at that position."""
+    if before is None:
+        return "", []
+    moved = after is None or after.sort_key != before.sort_key
+    keep = set(_list_ids(after))
+    return before.sort_key, [i for i in _list_ids(before) if moved or i not in keep]
 
 
 def _admits_more(floor: Ranked | None, than: Ranked | None) -> bool:
