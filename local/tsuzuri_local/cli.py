@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,11 @@ pages by position instead of whole lists. Safe to run again; pause uploads while
 """
 EPILOG_DEV = """examples:
   tsuzuri dev                      # publishes examples/ and serves http://127.0.0.1:8080/
-  tsuzuri dev --content ~/blog     # a Jekyll site folder (_posts/, assets/, _config.yml)
+  tsuzuri dev ~/blog               # a Jekyll site folder (_posts/, assets/, _config.yml)
+  tsuzuri dev ~/blog --port 8081 --aws-port 5001     # when 8080 or 5000 is taken
+
+The emulated AWS is in ap-northeast-1 and accepts any credentials: tsuzuri dev prints
+the environment lines that make the AWS CLI work against it.
 """
 
 
@@ -59,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tsuzuri", description="Publish Jekyll-style Markdown posts to S3 and CloudFront."
     )
+    parser.add_argument("--version", action="version", version=f"tsuzuri {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser(
@@ -135,13 +139,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EPILOG_DEV, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     dev.add_argument(
-        "--content", type=Path, default=Path("examples"), help="site folder to publish"
-    )
+        "folder", nargs="?", type=Path, metavar="DIR",
+        help="site folder to publish (default: the checkout's examples/)",
+    )  # fmt: skip
+    dev.add_argument("--content", type=Path, help="the same as DIR")
     dev.add_argument("--port", type=int, default=8080, help="preview port (default 8080)")
     dev.add_argument("--aws-port", type=int, default=5000, help="emulated AWS port (default 5000)")
     dev.set_defaults(run=_dev)
 
-    args = parser.parse_args(argv)
+    # parse_args would report a subcommand's unknown option with the top-level usage;
+    # the subcommand's own usage is the one that lists what it does accept.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
@@ -154,6 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"tsuzuri: {exc}", file=sys.stderr)
             return 1
         raise
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tsuzuri")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        import tsuzuri
+
+        return tsuzuri.__version__
 
 
 def _find_config(start: Path, explicit: Path | None) -> SiteConfig:
@@ -180,12 +201,17 @@ def source_key_for(path: Path) -> SourceKey:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """The render function's validation, offline, for everything a site folder uploads."""
+    """The render function's validation, offline, for everything a site folder uploads.
+
+    Problems go to stdout, one ``path:line: message`` each (for editors and grep); what
+    passes is listed on stderr with its URL, as Jekyll and Hugo list what they build."""
+    from collections import Counter
+
     from tsuzuri.domain.page import parse_page
     from tsuzuri.domain.post import parse_post
     from tsuzuri.rendering.overrides import validate_overrides
 
-    from tsuzuri_local.editor import upload_plan
+    from tsuzuri_local.editor import plan_upload
 
     problems = 0
 
@@ -194,7 +220,10 @@ def _check(args: argparse.Namespace) -> int:
         problems += 1
         print(f"{path}:{line or 1}: {message}" + (f" ({hint})" if hint else ""))
 
-    files = list(upload_plan(args.paths))
+    plan = plan_upload(args.paths)
+    files = plan.files
+    for unplaced in plan.unplaced:
+        report(unplaced.path, None, f"not uploaded: {unplaced.reason}")
     config = _config_path(args.paths[0], args.config)
     site = SiteConfig()
     if config is not None:
@@ -206,11 +235,15 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{config}: invalid, checking with the default settings", file=sys.stderr)
     urls: dict[str, Path] = {}
     overrides: dict[str, tuple[Path, str]] = {}
+    passed: list[str] = []
+    kinds: Counter[str] = Counter()
     for path, key in files:
         try:
             source = classify_key(key)
+            kinds[source.kind] += 1
             if source.kind == "config":
                 SiteConfig.from_bytes(path.read_bytes(), name=path.name)
+                passed.append(f"{path}: site settings")
             elif source.kind == "theme":
                 overrides[source.slug] = (path, path.read_text(encoding="utf-8-sig"))
             elif source.kind in ("post", "page"):
@@ -218,7 +251,11 @@ def _check(args: argparse.Namespace) -> int:
                 url = parse(source, path.read_bytes(), site).url
                 if url in urls:
                     report(path, None, f"{url} is also the URL of {urls[url]}", _COLLISION_HINT)
+                else:
+                    passed.append(f"{path} -> {url}")
                 urls.setdefault(url, path)
+            else:
+                passed.append(f"{path} -> /{key}")
         except InputRejected as exc:
             report(path, exc.line, exc.message, exc.hint)
         except (ConfigError, UnicodeDecodeError) as exc:
@@ -226,14 +263,25 @@ def _check(args: argparse.Namespace) -> int:
     if overrides:
         try:
             validate_overrides(site, {name: text for name, (_p, text) in overrides.items()})
+            passed += [f"{path}: theme override" for path, _text in overrides.values()]
         except ThemeRejected as exc:
             # The message names the template; point at its file when it is one of ours.
             named = [p for name, (p, _t) in overrides.items() if name in exc.message]
             report(named[0] if named else Path("theme"), exc.line, exc.message, exc.hint)
-    print(f"checked {len(files)} file(s): {problems} problem(s)", file=sys.stderr)
+    for line in passed:
+        print(line, file=sys.stderr)
+    counted = ", ".join(f"{n} {_KIND_NAMES[kind]}" for kind, n in sorted(kinds.items()))
+    print(
+        f"checked {len(files)} file(s){f' ({counted})' if counted else ''}: {problems} problem(s)",
+        file=sys.stderr,
+    )
     return 1 if problems else 0
 
 
+_KIND_NAMES = {
+    "post": "post(s)", "page": "page(s)", "asset": "asset(s)", "config": "config",
+    "theme": "theme template(s)",
+}  # fmt: skip
 _COLLISION_HINT = "change the slug, the date or the permalink"
 
 
@@ -252,33 +300,67 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+# Credentials for an endpoint on this machine (tsuzuri dev's moto accepts any): without
+# them botocore stops at "Unable to locate credentials" before it sends anything.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "tsuzuri-local", "aws_secret_access_key": "tsuzuri-local"}
+# The region tsuzuri dev creates its stack in (moto keeps queues per region).
+LOCAL_REGION = "ap-northeast-1"
+
+
+def is_loopback(endpoint_url: str | None) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint_url or "").hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _client(service: str, args: argparse.Namespace) -> Any:
+    import os
+
     import botocore.session
 
     session = botocore.session.get_session()
-    region = args.region or session.get_config_variable("region") or "ap-northeast-1"
-    return session.create_client(service, region_name=region, endpoint_url=args.endpoint_url)
+    kwargs: dict[str, Any] = {}
+    if is_loopback(args.endpoint_url):
+        region = args.region or LOCAL_REGION
+        if not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
+            kwargs = dict(LOCAL_CREDENTIALS)
+    else:
+        region = args.region or session.get_config_variable("region") or LOCAL_REGION
+    return session.create_client(
+        service, region_name=region, endpoint_url=args.endpoint_url, **kwargs
+    )
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from tsuzuri_local.editor import stack_outputs, upload, upload_plan, wait_for_reports
+    from tsuzuri_local.editor import plan_upload, stack_outputs, upload, wait_for_reports
+    from tsuzuri_local.progress import Progress
 
     bucket = args.bucket or stack_outputs(_client("cloudformation", args), args.stack).source_bucket
-    files = list(upload_plan(args.paths))
+    plan = plan_upload(args.paths)
+    # Named before anything is uploaded, and again in the exit code.
+    for unplaced in plan.unplaced:
+        print(f"{unplaced.path}: not uploaded: {unplaced.reason}")
+    files = plan.files
     if not files:
         print("tsuzuri: nothing to publish", file=sys.stderr)
         return 1
     s3 = _client("s3", args)
-
-    def progress(number: int, total: int, key: str) -> None:
-        print(f"[{number}/{total}] uploaded {key}", file=sys.stderr, flush=True)
-
-    since = upload(s3, bucket, files, progress)
+    with Progress(len(files), "uploaded") as bar:
+        since = upload(s3, bucket, files, lambda _n, _total, key: bar.advance(note=key))
     if args.no_wait:
-        return 0
+        return 1 if plan.unplaced else 0
     keys = [key for _, key in files if not key.startswith("assets/")]
     reports = wait_for_reports(s3, bucket, keys, since, timeout_s=args.timeout)
-    problems = 0
+    problems = len(plan.unplaced)
     for key, report in reports.items():
         if report is None:
             problems += 1
@@ -290,6 +372,9 @@ def _publish(args: argparse.Namespace) -> int:
             print(f"{key}{line}: {report['problem']}{hint}")
         else:
             print(f"{key} -> {report.get('url')} {report['status']}")
+    for _path, key in files:
+        if key.startswith("assets/"):
+            print(f"{key} -> /{key} uploaded")
     return 1 if problems else 0
 
 
@@ -323,6 +408,8 @@ def _rebuild(args: argparse.Namespace) -> int:
     from tsuzuri.aws.store import PostStore
     from tsuzuri.publishing.rebuild import enqueue, plan_requests, wait_for_queue
 
+    from tsuzuri_local.progress import Progress
+
     resolved = _stack_or_options(args, "table", "queue_url")
     if resolved is None:
         return 2
@@ -331,11 +418,14 @@ def _rebuild(args: argparse.Namespace) -> int:
     sqs = _client("sqs", args)
     total = enqueue(sqs, queue_url, plan_requests(urls))
     print(f"queued {total} rebuild requests for {len(urls)} posts", file=sys.stderr)
+    with Progress(total, "rebuild requests done", unit="request", every_s=5) as bar:
 
-    def progress(done: int, of: int) -> None:
-        print(f"[{done}/{of}] rebuild requests done", file=sys.stderr, flush=True)
+        def progress(done: int, of: int) -> None:
+            if of != bar.total:
+                bar.expect(of - bar.total)
+            bar.update_to(done)
 
-    return 0 if wait_for_queue(sqs, queue_url, total, progress=progress) else 1
+        return 0 if wait_for_queue(sqs, queue_url, total, progress=progress) else 1
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -360,23 +450,30 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _redrive(args: argparse.Namespace) -> int:
-    from tsuzuri_local.redrive import redrive
+    from tsuzuri_local.progress import Progress
+    from tsuzuri_local.redrive import queue_depth, redrive
 
     resolved = _stack_or_options(args, "queue_url", "dead_letter_url")
     if resolved is None:
         return 2
     queue_url, dead_letter_url = resolved
+    sqs = _client("sqs", args)
+    total = queue_depth(sqs, dead_letter_url)
+    if args.limit is not None:
+        total = min(total, args.limit)
+    with Progress(total, "moved back to the render queue", unit="message") as bar:
 
-    def progress(moved: int, total: int) -> None:
-        print(f"[{moved}/{total}] moved back to the render queue", file=sys.stderr, flush=True)
+        def progress(moved: int, of: int) -> None:
+            if of != bar.total:
+                bar.expect(of - bar.total)
+            bar.update_to(moved)
 
-    try:
-        result = redrive(
-            _client("sqs", args), dead_letter_url, queue_url, limit=args.limit, progress=progress
-        )
-    except Exception as exc:
-        print(f"tsuzuri: redrive stopped: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        try:
+            result = redrive(sqs, dead_letter_url, queue_url, limit=args.limit, progress=progress)
+        except Exception as exc:
+            bar.close()
+            print(f"tsuzuri: redrive stopped: {_one_line(exc)}", file=sys.stderr)
+            return 1
     print(
         f"moved {result.moved} message(s); {result.remaining} left in the dead-letter queue",
         file=sys.stderr,
@@ -389,11 +486,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from tsuzuri_local.checkout import ROOT
     from tsuzuri_local.devstack.stack import run_dev
 
-    return run_dev(content=args.content, port=args.port, aws_port=args.aws_port)
+    if args.folder and args.content and args.folder != args.content:
+        print("tsuzuri dev: give the site folder once (DIR or --content)", file=sys.stderr)
+        return 2
+    content = args.folder or args.content or ROOT / "examples"
+    return run_dev(content=content, port=args.port, aws_port=args.aws_port)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    started = time.perf_counter()
     sys.exit(main())

@@ -26,6 +26,8 @@ from tsuzuri.errors import ConfigError
 
 READY = "listening on port "
 START_TIMEOUT_S = 60
+# moto's server binds within a second; a server thread that has not by then never will.
+BIND_TIMEOUT_S = 15
 
 
 class AwsProcess:
@@ -58,8 +60,8 @@ class AwsProcess:
             self.stop()
             raise ConfigError(
                 f"the emulated AWS did not start on port {self._requested} "
-                f"({line.strip() or 'no answer'}): is the port in use? Choose another "
-                "with --aws-port"
+                f"({line.strip().removeprefix('error: ') or 'no answer'}): choose another "
+                "port with --aws-port"
             )
         self._port = int(line[len(READY) :])
         return self
@@ -93,7 +95,8 @@ def _first_line(child: subprocess.Popen[str], timeout_s: float) -> str:
     return lines[0] if lines else ""
 
 
-def _port_problem(host: str, port: int) -> str | None:
+def port_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port``, or None (0: any free port)."""
     if port == 0:
         return None
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -103,7 +106,13 @@ def _port_problem(host: str, port: int) -> str | None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return f"port {port}: {exc.strerror}"
+            return f"port {port} is in use ({exc.strerror})"
+    # Where SO_REUSEADDR lets a bind beside a wildcard listener succeed (macOS, whose
+    # AirPlay receiver holds *:5000), only a connection shows the port is taken.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        if probe.connect_ex((host, port)) == 0:
+            return f"port {port} is in use (another program answers on it)"
     return None
 
 
@@ -120,7 +129,14 @@ def start_in_this_process(
     logging.getLogger("werkzeug").setLevel(log_level)  # a line per request drowns the rest
     speed_up_moto()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
+    # ThreadedMotoServer.start waits forever when its server thread dies on a bind error
+    # (werkzeug prints "Port N is in use" and exits that thread): wait in a thread of
+    # our own, so that a port taken between the check and the bind is an error too.
+    starting = threading.Thread(target=server.start, name="moto-start", daemon=True)
+    starting.start()
+    starting.join(BIND_TIMEOUT_S)
+    if starting.is_alive():
+        raise ConfigError(f"the emulated AWS could not listen on {host}:{port}")
     return server, f"http://{host}:{server.get_host_and_port()[1]}"
 
 
@@ -129,12 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    problem = _port_problem(args.host, args.port)
+    problem = port_problem(args.host, args.port)
     if problem:
-        # ThreadedMotoServer.start waits forever for a server that failed to bind.
         print(f"error: {problem}", flush=True)
         return 1
-    server, endpoint = start_in_this_process(args.port, host=args.host)
+    try:
+        server, endpoint = start_in_this_process(args.port, host=args.host)
+    except ConfigError as exc:
+        print(f"error: {exc}", flush=True)
+        return 1
     print(f"{READY}{endpoint.rsplit(':', 1)[1]}", flush=True)
     sys.stdin.read()  # until the parent closes our stdin, or dies
     server.stop()

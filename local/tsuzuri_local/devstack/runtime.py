@@ -8,6 +8,7 @@ import importlib.util
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -68,3 +69,10 @@ def handler_environment(
         "TSUZURI_INDEX_WORKERS": str(index_workers),
         **extra,
     }
+
+
+def quiet_local_warnings() -> None:
+    """Powertools warns on every invocation that adds no metric ("No application metrics
+    to publish"), even with metrics disabled as :func:`handler_environment` sets them; in
+    Lambda that goes to the logs, locally it would interleave with the console's lines."""
+    warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tsuzuri.errors import ConfigError
 
 from tsuzuri_local.checkout import RELATED_HANDLER
-from tsuzuri_local.devstack.aws_process import AwsProcess
+from tsuzuri_local.devstack.aws_process import AwsProcess, port_problem
 from tsuzuri_local.devstack.console import Console
 from tsuzuri_local.devstack.mirror import FolderMirror
 from tsuzuri_local.devstack.pumps import (
@@ -31,7 +31,11 @@ from tsuzuri_local.devstack.pumps import (
     queue_sender,
     related_mapping,
 )
-from tsuzuri_local.devstack.runtime import handler_environment, load_handler
+from tsuzuri_local.devstack.runtime import (
+    handler_environment,
+    load_handler,
+    quiet_local_warnings,
+)
 
 if TYPE_CHECKING:
     from tsuzuri.aws.clients import Clients
@@ -40,6 +44,11 @@ if TYPE_CHECKING:
     from tsuzuri_local.provision import LocalStack
 
 REGION = "ap-northeast-1"
+HOST = "127.0.0.1"
+# The credentials tsuzuri dev's own clients use when the shell has none: moto accepts any.
+LOCAL_KEY = "tsuzuri-local"
+# How often the dead-letter queue is looked at (one cheap call to the local endpoint).
+DEAD_LETTER_POLL_S = 2.0
 
 
 @dataclass
@@ -79,8 +88,15 @@ class _Aws:
 
 def run_dev(*, content: Path, port: int, aws_port: int) -> int:
     _use_local_credentials()
+    quiet_local_warnings()
     if not content.is_dir():
         print(f"tsuzuri dev: content folder {content} does not exist", file=sys.stderr)
+        return 2
+    # Both ports before anything starts: a taken one is a message and exit code 2 at
+    # once, not a stack half started (or a server thread waiting forever to bind).
+    problem = _ports_problem(port, aws_port)
+    if problem:
+        print(f"tsuzuri dev: {problem}", file=sys.stderr)
         return 2
     try:
         started = _Started(aws=_start_moto(aws_port))
@@ -89,8 +105,17 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         return 2
     try:
         aws = _provision(started.aws)
-        started.preview = preview = _open_preview(aws, port)
+        try:
+            started.preview = preview = _open_preview(aws, port)
+        except OSError as exc:  # taken since the check above
+            print(
+                f"tsuzuri dev: the preview cannot listen on port {port} ({exc.strerror}): "
+                "choose another with --port",
+                file=sys.stderr,
+            )
+            return 2
         console, render = _render_pump(aws, preview.url, started.stop)
+        started.thread(_watch_dead_letters, "dead-letters", aws, console, started.stop)
         mirror = _load_content(content, aws, console)
         # One invocation at a time: moto's DynamoDB backend is not safe for concurrent
         # transactions (AWS runs up to MaximumConcurrency; the core is built for that).
@@ -107,11 +132,22 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
     return 0
 
 
+def _ports_problem(port: int, aws_port: int) -> str | None:
+    if port == aws_port and port != 0:
+        return f"--port and --aws-port are both {port}: give them different ports"
+    for number, what, flag in ((aws_port, "the emulated AWS", "--aws-port"),
+                               (port, "the preview", "--port")):  # fmt: skip
+        problem = port_problem(HOST, number)
+        if problem:
+            return f"{problem} (wanted for {what}): choose another with {flag}"
+    return None
+
+
 def _use_local_credentials() -> None:
     """Whatever the shell has set wins; the rest is what moto's server accepts."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "tsuzuri-local",
-        "AWS_SECRET_ACCESS_KEY": "tsuzuri-local",
+        "AWS_ACCESS_KEY_ID": LOCAL_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_KEY,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
@@ -139,11 +175,25 @@ def _provision(server: AwsProcess) -> _Aws:
 def _open_preview(aws: _Aws, port: int) -> PreviewServer:
     from tsuzuri_local.preview import PreviewServer
 
-    preview = PreviewServer(aws.clients.s3, aws.stack.settings.site_bucket, port=port)
+    preview = PreviewServer(aws.clients.s3, aws.stack.settings.site_bucket, host=HOST, port=port)
     print(f"aws endpoint: {aws.endpoint}", flush=True)
     print(f"source bucket: {aws.stack.settings.source_bucket}", flush=True)
     print(f"site: {preview.url}", flush=True)
+    print(aws_cli_help(aws.endpoint, aws.stack.settings.source_bucket), flush=True)
     return preview
+
+
+def aws_cli_help(endpoint: str, source_bucket: str) -> str:
+    """The lines to paste for the AWS CLI: any credentials do for moto, but the CLI
+    refuses to send a request without some, and the stack is in one region."""
+    return "\n".join(
+        [
+            f"aws cli: the stack is in {REGION} and takes any credentials; in another shell:",
+            f"  export AWS_ACCESS_KEY_ID={LOCAL_KEY} AWS_SECRET_ACCESS_KEY={LOCAL_KEY}"
+            f" AWS_DEFAULT_REGION={REGION}",
+            f"  aws --endpoint-url {endpoint} s3 cp post.md s3://{source_bucket}/posts/",
+        ]
+    )
 
 
 def _render_pump(aws: _Aws, site_url: str, stop: threading.Event) -> tuple[Console, EventPump]:
@@ -155,7 +205,9 @@ def _render_pump(aws: _Aws, site_url: str, stop: threading.Event) -> tuple[Conso
         )
     )  # fmt: skip
     handler = load_handler()
-    console = Console(aws.clients.s3, settings.source_bucket, site_url)
+    console = Console(
+        aws.clients.s3, settings.source_bucket, site_url, max_receives=plan.max_receive_count
+    )
     pump = EventPump(
         sqs=aws.clients.sqs, queue_url=aws.queue_url, queue_arn=aws.queue_arn,
         handler=handler.lambda_handler, batch_size=plan.batch_size,
@@ -192,6 +244,31 @@ def _related_pump(aws: _Aws, console: Console, stop: threading.Event) -> StreamP
         on_quiet=console.related_quiet,
         **{k: v for k, v in related_mapping(load_template()).items() if k != "report_failures"},
     )  # fmt: skip
+
+
+def _watch_dead_letters(aws: _Aws, console: Console, stop: threading.Event) -> None:
+    """Says when the render queue moves messages to its dead-letter queue (after the
+    template's maxReceiveCount failures), with the ``tsuzuri redrive`` command for them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from tsuzuri_local.redrive import queue_depth
+
+    url = aws.stack.dead_letter_url
+    if url is None:
+        return
+    command = (
+        f"tsuzuri redrive --endpoint-url {aws.endpoint} --queue-url {aws.queue_url} "
+        f"--dead-letter-url {url}"
+    )
+    seen = 0
+    while not stop.wait(DEAD_LETTER_POLL_S):
+        try:
+            waiting = queue_depth(aws.clients.sqs, url)
+        except (BotoCoreError, ClientError):  # stopping, or busy: look again next time
+            continue
+        if waiting > seen:
+            console.dead_lettered(waiting - seen, waiting, url.rsplit("/", 1)[-1], command)
+        seen = waiting
 
 
 def _follow(mirror: FolderMirror, stop: threading.Event) -> None:
