@@ -211,6 +211,7 @@ def _check(args: argparse.Namespace) -> int:
     from tsuzuri.domain.post import parse_post
     from tsuzuri.rendering.overrides import validate_overrides
 
+    from tsuzuri_local.devstack.mirror import jekyll_notice, unread_files
     from tsuzuri_local.editor import plan_upload
 
     problems = 0
@@ -224,6 +225,14 @@ def _check(args: argparse.Namespace) -> int:
     files = plan.files
     for unplaced in plan.unplaced:
         report(unplaced.path, None, f"not uploaded: {unplaced.reason}")
+    if args.paths[0].is_dir():
+        known = {u.path.resolve() for u in plan.unplaced}
+        for unread in unread_files(args.paths[0]):
+            if unread.path.resolve() not in known:  # a notice: Jekyll would skip it too
+                print(f"{unread.path}: not uploaded, gets no report: {unread.reason}",
+                      file=sys.stderr)  # fmt: skip
+        for line in jekyll_notice(args.paths[0]).lines():
+            print(line, file=sys.stderr)
     config = _config_path(args.paths[0], args.config)
     site = SiteConfig()
     if config is not None:
@@ -231,7 +240,7 @@ def _check(args: argparse.Namespace) -> int:
             site = SiteConfig.from_bytes(config.read_bytes(), name=config.name)
         except ConfigError as exc:
             if config.resolve() not in {path.resolve() for path, _key in files}:
-                report(config, None, str(exc))  # else reported with the other files
+                report(config, getattr(exc, "line", None), str(exc))  # else with the others
             print(f"{config}: invalid, checking with the default settings", file=sys.stderr)
     urls: dict[str, Path] = {}
     overrides: dict[str, tuple[Path, str]] = {}

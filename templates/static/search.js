@@ -2,7 +2,9 @@
  * tsuzuri site search: progressive enhancement of the plain GET form on /search/.
  * Loads the sharded index (/search/index.json, then each year's shard) on the first
  * query and matches in the browser: character bigrams for Japanese runs, whole words
- * for Latin text (the same rule as tsuzuri/search.py). No external service.
+ * for Latin text (the same rule as tsuzuri/rendering/search_index.py). No external
+ * service. Messages and the date format come from the status element's data-*
+ * attributes, in the site's language.
  */
 (function () {
   "use strict";
@@ -11,6 +13,30 @@
   var status = document.getElementById("search-status");
   var list = document.getElementById("search-results");
   if (!form || !input || !status || !list || !window.fetch) return;
+
+  function text(name, fallback) {
+    var value = status.getAttribute("data-" + name);
+    return value === null ? fallback : value;
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : all;
+    });
+  }
+
+  var MONTHS = text("months", "").split(",");
+
+  // "2025-11-03" as every page writes the date ("2025年11月3日", "November 3, 2025").
+  function displayDate(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+    if (!m) return iso;
+    var month = parseInt(m[2], 10);
+    return fill(text("date", "{year}-{month}-{day}"), {
+      year: parseInt(m[1], 10), month: month, day: parseInt(m[3], 10),
+      month_name: MONTHS[month - 1] || month
+    });
+  }
 
   var CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]/;
   var docs = null;
@@ -60,7 +86,8 @@
           entries.forEach(function (e) {
             docs.push({
               url: e[0], title: e[1], date: e[2], tags: e[3], excerpt: e[4],
-              t: norm(e[1]), g: norm(e[3].join(" ")), h: norm(e[5].join(" ")), x: norm(e[4])
+              t: norm(e[1]), g: norm(e[3].join(" ")), h: norm(e[5].join(" ")), x: norm(e[4]),
+              b: norm(e[6] || "")
             });
           });
         });
@@ -74,7 +101,8 @@
     for (var i = 0; i < gs.length; i++) {
       var g = gs[i];
       var s = (doc.t.indexOf(g) >= 0 ? 6 : 0) + (doc.g.indexOf(g) >= 0 ? 4 : 0) +
-        (doc.h.indexOf(g) >= 0 ? 2 : 0) + (doc.x.indexOf(g) >= 0 ? 1 : 0);
+        (doc.h.indexOf(g) >= 0 ? 2 : 0) + (doc.x.indexOf(g) >= 0 ? 1 : 0) +
+        (doc.b.indexOf(g) >= 0 ? 1 : 0);
       if (!s) return 0;
       total += s;
     }
@@ -92,10 +120,10 @@
     var gs = grams(query);
     list.textContent = "";
     if (!gs.length) {
-      status.textContent = "キーワードを入力してください。";
+      status.textContent = text("prompt", "");
       return;
     }
-    status.textContent = "検索しています…";
+    status.textContent = text("searching", "…");
     load().then(function (all) {
       var hits = [];
       all.forEach(function (doc) {
@@ -105,7 +133,7 @@
       hits.sort(function (a, b) {
         return b[0] - a[0] || (a[1].date < b[1].date ? 1 : a[1].date > b[1].date ? -1 : 0);
       });
-      status.textContent = "「" + query + "」の検索結果: " + hits.length + "件";
+      status.textContent = fill(text("results", "{count}"), { query: query, count: hits.length });
       hits.slice(0, 50).forEach(function (hit) {
         var doc = hit[1];
         var li = el("li");
@@ -116,7 +144,7 @@
         h2.appendChild(a);
         card.appendChild(h2);
         var meta = el("p", "post-card-meta");
-        var time = el("time", "", doc.date);
+        var time = el("time", "", displayDate(doc.date));
         time.setAttribute("datetime", doc.date);
         meta.appendChild(time);
         card.appendChild(meta);
@@ -125,7 +153,7 @@
         list.appendChild(li);
       });
     }).catch(function () {
-      status.textContent = "検索インデックスを読み込めませんでした。アーカイブかタグ一覧からお探しください。";
+      status.textContent = text("error", "");
     });
   }
 
@@ -137,7 +165,7 @@
   });
 
   var initial = new URLSearchParams(location.search).get("q");
-  status.textContent = "キーワードを入力してください。";
+  status.textContent = text("prompt", "");
   if (initial) {
     input.value = initial;
     show(initial);

@@ -186,9 +186,11 @@ def test_heading_id(text: str, expected: str) -> None:
 
 
 def test_heading_ids_are_unique_and_explicit_ids_win() -> None:
+    # The "tsuzuri" rule; the default "kramdown" one is tests/unit/test_heading_ids.py's.
     rendered = render_markdown(
         "# はじめに\n\n## Setup\n\n## Setup\n\n## Setup {: #setup-2}\n\n## Setup\n\n"
-        "## 概要\n{: #setup}\n"
+        "## 概要\n{: #setup}\n",
+        heading_ids="tsuzuri",
     )
     assert [h.id for h in rendered.headings] == [
         "はじめに",
@@ -204,7 +206,9 @@ def test_heading_ids_are_unique_and_explicit_ids_win() -> None:
 
 
 def test_heading_ids_never_take_a_footnote_id() -> None:
-    rendered = render_markdown("## fn1\n\n## FnRef2\n\n本文[^1]\n\n[^1]: 注\n")
+    rendered = render_markdown(
+        "## fn1\n\n## FnRef2\n\n本文[^1]\n\n[^1]: 注\n", heading_ids="tsuzuri"
+    )
     assert [h.id for h in rendered.headings] == ["fn1-1", "fnref2-1"]
     assert rendered.html.count('id="fn1"') == 1  # the footnote's own
 
@@ -215,7 +219,8 @@ def test_headings_carry_level_and_plain_text_in_order() -> None:
         "## **太字** と `code` と [リンク](/x) ![icon](/i.png)\n\n"
         "> ### 引用の中\n\n"
         "A &amp; B\n---\n\n"
-        "###### 6 段目 ######\n"
+        "###### 6 段目 ######\n",
+        heading_ids="tsuzuri",
     )
     assert rendered.headings == (
         Heading(level=1, id="タイトル", text="タイトル"),

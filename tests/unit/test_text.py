@@ -255,7 +255,7 @@ def test_truncate_all_punctuation_still_shortens() -> None:
     [
         ("AWS Lambda", "aws-lambda"),
         ("生成AI", "生成ai"),
-        ("C++", "c"),
+        ("C++", "c-plus-plus"),
         ("Node.js", "node-js"),
         ("Python", "python"),
         ("AI最新ニュース", "ai最新ニュース"),
@@ -283,8 +283,8 @@ def test_truncate_all_punctuation_still_shortens() -> None:
         ("I ❤ Python", "i-python"),
         ("©2026 Tsuzuri™", "2026-tsuzuritm"),
         ("a\u200db", "ab"),  # format characters are dropped
-        (".NET", "net"),
-        ("C#", "c"),
+        (".NET", "dot-net"),
+        ("C#", "c-sharp"),
         ("100%", "100"),
         ("v1.2.3", "v1-2-3"),
     ],

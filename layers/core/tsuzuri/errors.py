@@ -94,6 +94,16 @@ class UrlCollision(PostRejected):
     code = "url-collision"
 
 
+class UrlTaken(UrlCollision):
+    """Another post owns the URL: this file waits in line for it (a URL claim is a
+    queue of contenders, oldest claim first; see :meth:`PostStore.add_claim`)."""
+
+    def __init__(self, message: str, *, url: str, owner: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.url = url
+        self.owner = owner
+
+
 class ThemeRejected(InputRejected):
     """A theme override (``theme/*.j2``) does not compile or fails to render a sample page."""
 
@@ -110,3 +120,20 @@ class TransientError(TsuzuriError):
 
 class StaleEvent(TsuzuriError):
     """A newer event for the same source key was applied first: this one changes nothing."""
+
+
+class SiteConfigRejected(ConfigError):
+    """``_config.yml`` cannot be used as written: the editor's problem, like a rejected
+    post. It is reported (``reports/_config.yml.json``, ``tsuzuri check``) with the line
+    of the offending key, never retried, and the site keeps its last valid settings.
+
+    A :class:`ConfigError`, so that every caller that refuses a bad config still does.
+    """
+
+    code = "bad-config"
+
+    def __init__(self, message: str, *, line: int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.hint = hint

@@ -4,11 +4,35 @@ and by ``tsuzuri publish`` of a site folder alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tsuzuri.domain.keys import PAGE_EXTENSIONS, POST_EXTENSIONS
+from tsuzuri.domain.liquid import has_liquid, render_liquid
+from tsuzuri.domain.site_config import SiteConfig
+
+# What the render function reads, as the source bucket's notifications filter it: a file
+# elsewhere gets no event, so no report.
+READ_PREFIXES = ("_config.yml", "_config.yaml", "_config.json", "posts/", "_posts/", "pages/",
+                 "_pages/", "assets/", "theme/")  # fmt: skip
+# Jekyll's own folders: counted in the notice rather than named file by file.
+_JEKYLL_FOLDERS = {
+    "_layouts": "not used: pages are laid out by the tsuzuri theme (templates/, theme/*.j2)",
+    "_includes": "not used: {% include %} in a post or page is shown as text",
+    "_data": "not read: put navigation: and other settings in _config.yml",
+    "_drafts": "not published, as by jekyll build without --drafts (use published: false)",
+    "_sass": "not compiled: the theme has its own stylesheet",
+    "_plugins": "not run",
+}
+# Never content: build output, caches and tool folders.
+_NOT_CONTENT = frozenset({"_site", ".jekyll-cache", ".sass-cache", "node_modules", "vendor",
+                          ".bundle", ".git"})  # fmt: skip
+_CONTENT_SUFFIXES = (*PAGE_EXTENSIONS, ".markdown")
+_HOME_NAMES = ("index.md", "index.markdown", "index.html")
 
 
 def content_files(content: Path) -> Iterator[tuple[Path, str]]:
@@ -37,8 +61,14 @@ def content_files(content: Path) -> Iterator[tuple[Path, str]]:
                 ):
                     yield path, "pages/" + path.relative_to(root).as_posix()
     for path in sorted(content.glob("*.md")):
-        if path.is_file() and not path.name.startswith((".", "_")) and _has_front_matter(path):
+        if (
+            path.is_file()
+            and not path.name.startswith((".", "_"))
+            and path.name not in _HOME_NAMES  # the home page is tsuzuri's: see jekyll_notice
+            and _has_front_matter(path)
+        ):
             yield path, f"pages/{path.name}"
+    posted: set[str] = set()
     for folder in ("posts", "_posts"):
         root = content / folder
         if root.is_dir():
@@ -48,7 +78,12 @@ def content_files(content: Path) -> Iterator[tuple[Path, str]]:
                     and path.suffix in POST_EXTENSIONS
                     and not path.name.startswith(".")
                 ):
-                    yield path, f"posts/{path.name}"
+                    # The subfolder stays in the key: _posts/a/x.md and _posts/b/x.md are
+                    # two posts (and, as in Jekyll, one URL: the second is reported).
+                    key = "posts/" + path.relative_to(root).as_posix()
+                    if key not in posted:  # posts/x.md and _posts/x.md: see unread_files
+                        posted.add(key)
+                        yield path, key
     assets = content / "assets"
     if assets.is_dir():
         for path in sorted(assets.rglob("*")):
@@ -64,6 +99,123 @@ def _has_front_matter(path: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """A content-looking file of the site folder that the bucket will not get."""
+
+    path: Path
+    reason: str
+
+
+def unread_files(
+    content: Path, mirrored_files: Iterable[tuple[Path, str]] | None = None
+) -> list[Unread]:
+    """Markdown and HTML files of a site folder that nothing reads, each with why: they
+    get no report, so the dev log and ``tsuzuri check`` name them. Jekyll's own folders
+    (``_layouts/``, ``_drafts/``…) are summed up by :func:`jekyll_notice` instead.
+    ``mirrored_files`` is :func:`content_files`'s answer when the caller has it already."""
+    if mirrored_files is None:
+        mirrored_files = content_files(content)
+    mirrored = {path.resolve(): key for path, key in mirrored_files}
+    by_key = {key: path for path, key in mirrored.items()}
+    unread: list[Unread] = []
+    for path in _walk(content):
+        relative = path.relative_to(content)
+        if path.resolve() in mirrored or path.suffix.lower() not in _CONTENT_SUFFIXES:
+            continue
+        top = relative.parts[0]
+        if top in _JEKYLL_FOLDERS or (len(relative.parts) == 1 and path.name in _HOME_NAMES):
+            continue
+        if top in ("posts", "_posts") and path.suffix in POST_EXTENSIONS:
+            key = "posts/" + Path(*relative.parts[1:]).as_posix()
+            other = by_key.get(key)
+            if other is not None:
+                reason = f"same key {key} as {other.relative_to(content)}: keep one of the two"
+                unread.append(Unread(path, reason))
+                continue
+        if top in ("posts", "_posts"):
+            reason = "posts are Markdown files: YYYY-MM-DD-slug.md or .markdown"
+        elif top == "theme":
+            reason = "theme overrides are Jinja2 templates: theme/<name>.html.j2"
+        elif len(relative.parts) == 1 and path.suffix in POST_EXTENSIONS:
+            reason = "no front matter, so not a page: start it with --- and a title"
+        elif len(relative.parts) == 1:
+            reason = "root-level HTML pages are not read: move it to pages/"
+        else:
+            reason = (
+                f"{top}/ is not read: only {', '.join(READ_PREFIXES)} and Markdown pages next"
+                " to _config.yml are"
+            )
+        unread.append(Unread(path, reason))
+    return unread
+
+
+@dataclass(slots=True)
+class JekyllNotice:
+    """What of a Jekyll site folder is not carried over, counted once."""
+
+    folders: dict[str, int] = field(default_factory=dict)
+    home: str | None = None
+    # (file, line, tag) of the first unsupported Liquid tag of each post or page.
+    liquid: list[tuple[Path, int, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        said = [
+            f"  {name}/: {count} file{'s' if count != 1 else ''} {_JEKYLL_FOLDERS[name]}"
+            for name, count in self.folders.items()
+        ]
+        if self.home:
+            said.append(
+                f"  {self.home}: the home page (/) is tsuzuri's own list of posts; this file"
+                " is not published (put its introduction in _config.yml's description)"
+            )
+        if self.liquid:
+            path, line, tag = self.liquid[0]
+            said.append(
+                f"  Liquid: {len(self.liquid)} post(s) or page(s) use tags tsuzuri does not"
+                f" run, shown as text (first: {path}:{line} {tag}); resolved are"
+                ' {{ site.title }}, {{ site.baseurl }}, {{ "/x" | relative_url }}, {% post_url %}'
+            )
+        if not said:
+            return []
+        return ["Jekyll site: not carried over (tsuzuri renders with its Jinja2 theme):", *said]
+
+
+def jekyll_notice(content: Path) -> JekyllNotice:
+    """Count what of a Jekyll site folder tsuzuri does not carry over: ``_layouts/``,
+    ``_includes/``, ``_data/``, ``_drafts/``… files, the home page's source, and the posts
+    and pages whose Liquid is not in the resolved subset."""
+    notice = JekyllNotice()
+    for name in _JEKYLL_FOLDERS:
+        folder = content / name
+        if folder.is_dir():
+            count = sum(1 for _ in _walk(folder))
+            if count:
+                notice.folders[name] = count
+    notice.home = next((n for n in _HOME_NAMES if (content / n).is_file()), None)
+    site = SiteConfig()
+    for path, key in content_files(content):
+        if not key.startswith(("posts/", "pages/")):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # reported as a bad encoding when it is processed
+        if has_liquid(text):
+            notes = render_liquid(text, site).unsupported
+            if notes:
+                notice.liquid.append((path.relative_to(content), notes[0].line, notes[0].text))
+    return notice
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_CONTENT)
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(folder, name)
+
+
 class FolderMirror:
     """Keeps the source bucket equal to a content folder.
 
@@ -72,9 +224,12 @@ class FolderMirror:
     snapshot diff, and 2,500 files stat in a few milliseconds.
     """
 
-    def __init__(self, content: Path, s3: Any, bucket: str):
+    def __init__(self, content: Path, s3: Any, bucket: str, *, log: Any = None):
         self._content, self._s3, self._bucket = content, s3, bucket
         self._snapshot: dict[str, tuple[Path, int, int]] = {}
+        self._log = log if log is not None else sys.stderr
+        self._told: set[tuple[Path, str]] = set()
+        self._first = True
 
     def scan(self) -> dict[str, tuple[Path, int, int]]:
         result = {}
@@ -98,4 +253,19 @@ class FolderMirror:
         for key in deleted:
             self._s3.delete_object(Bucket=self._bucket, Key=key)
         self._snapshot = current
+        self._tell([(path, key) for key, (path, _m, _s) in current.items()])
         return uploaded, deleted
+
+    def _tell(self, mirrored: list[tuple[Path, str]]) -> None:
+        """Say once, in the dev log, what of the folder is not carried over: on the first
+        sync what of Jekyll is left behind, then each file that nothing reads."""
+        if self._first:
+            self._first = False
+            for line in jekyll_notice(self._content).lines():
+                print(line, file=self._log, flush=True)
+        for unread in unread_files(self._content, mirrored):
+            told = (unread.path, unread.reason)
+            if told not in self._told:
+                self._told.add(told)
+                where = unread.path.relative_to(self._content)
+                print(f"{where}: not uploaded, gets no report: {unread.reason}", file=self._log)

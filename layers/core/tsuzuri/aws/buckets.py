@@ -36,6 +36,7 @@ class SourceObject:
     body: bytes
     version_id: str | None
     etag: str
+    size: int | None = None  # the object's length: the body may be cut at the limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class SourceBucket:
             body=body,
             version_id=response.get("VersionId"),
             etag=str(response.get("ETag", "")).strip('"'),
+            size=response.get("ContentLength"),
         )
 
     def list_names(self, prefix: str) -> set[str]:

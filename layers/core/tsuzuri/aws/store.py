@@ -12,6 +12,7 @@ pk                 sk               holds
 ``L#<list>``, ``LISTS``, ``TERMS``, ``MONTHS``, ``YEARS``: the lists (:mod:`tsuzuri.aws.lists`)
 ``OBJ#<key>``      ``OBJ``          the hash of a site object as last written (manifest)
 ``OUTBOX``         ``<reference>``  CloudFront paths written but not yet invalidated
+``CLAIM#<url>``    ``<key>``        a file that maps to a URL another post owns: it waits in line
 ``PAGE#<url>``     ``PAGE``         a static page (fields and zlib body); owning it claims the URL
 ``PAGES``          ``<url>``        the page index (title, source key, lastmod) for the sitemap
 ``SITE``           ``CONFIG``       the site config the pages were last rendered with
@@ -50,7 +51,7 @@ from tsuzuri.aws.manifest import ObjectManifest
 from tsuzuri.aws.table import Table, dump_item, load_item
 from tsuzuri.domain.model import Page, PageEntry, Post, PostSummary, Term
 from tsuzuri.domain.site_config import RecordedFingerprint
-from tsuzuri.errors import StaleEvent, TransientError, UrlCollision
+from tsuzuri.errors import StaleEvent, TransientError, UrlCollision, UrlTaken
 from tsuzuri.markdown.render import Heading
 
 # What a source key last became. A rejected file records nothing: the key keeps what
@@ -182,6 +183,33 @@ class PostStore:
         item = self.table.get(f"POST#{url}", "POST", projection="source_key")
         return None if item is None else str(item["source_key"])
 
+    # -- URL claims: a queue of contenders, oldest claim first ----------------------
+    def add_claim(self, url: str, key: str, at: str) -> None:
+        """``key`` maps to ``url``, which another post owns: put it in line, keeping the
+        time of its first claim (a redelivery or a restart keeps its place)."""
+        self.table.call(
+            "update_item",
+            TableName=self.table.name,
+            Key={"pk": {"S": f"CLAIM#{url}"}, "sk": {"S": key}},
+            UpdateExpression="SET #at = if_not_exists(#at, :at)",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":at": {"S": at}},
+        )
+
+    def claims(self, url: str) -> list[str]:
+        """The files waiting for ``url``, oldest claim first (then by key)."""
+        items = self.table.query_raw(
+            "pk = :pk", {":pk": {"S": f"CLAIM#{url}"}}, forward=True, limit=CLAIMS_READ
+        )
+        return [str(i["sk"]) for i in sorted(items, key=lambda i: (str(i["at"]), str(i["sk"])))]
+
+    def remove_claim(self, url: str, key: str) -> None:
+        self.table.call(
+            "delete_item",
+            TableName=self.table.name,
+            Key={"pk": {"S": f"CLAIM#{url}"}, "sk": {"S": key}},
+        )
+
     def publish_post(
         self,
         post: Post,
@@ -251,10 +279,11 @@ class PostStore:
         """What the own item at ``index`` of a cancelled publish means."""
         if index == 0:
             owner = self.get_post_owner(post.url) or "another file"
-            return UrlCollision(
+            return UrlTaken(
                 f"{post.url} is already published from {owner}",
+                url=post.url, owner=owner,
                 hint="change the slug in the filename, the date, or set a permalink",
-            )
+            )  # fmt: skip
         if record is not None and index == 2:
             return StaleEvent(f"a newer event of {record.key} was applied")
         guard = guards[index - (3 if record is not None else 2)]
@@ -608,6 +637,8 @@ def _page_from_item(item: Mapping[str, Any]) -> Page:
 
 # A transaction holds at most 100 items; a post's own items take a few of them.
 TRANSACT_LIMIT = 100
+# Files waiting for one URL read at once: more than two is already rare.
+CLAIMS_READ = 25
 TRANSACT_ATTEMPTS = 6
 
 

@@ -36,6 +36,12 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from tsuzuri.domain.limits import (
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_EXPANDED_NODES,
+    MAX_FRONT_MATTER_BYTES,
+)
 from tsuzuri.errors import EncodingRejected, FrontMatterError
 
 try:
@@ -58,15 +64,6 @@ __all__ = [
     "normalize_newlines",
     "split_front_matter",
 ]
-
-#: Largest front matter block accepted, in UTF-8 bytes.
-MAX_FRONT_MATTER_BYTES = 64 * 1024
-#: Deepest nesting of lists and mappings accepted (the top-level mapping is level 1).
-MAX_DEPTH = 20
-#: Most ``*alias`` references accepted in one front matter block.
-MAX_ALIASES = 100
-#: Most nodes the document may have once every alias is expanded ("billion laughs").
-MAX_EXPANDED_NODES = 100_000
 
 #: Line of the original file where the YAML block starts (line 1 is the opening ---).
 _FIRST_YAML_LINE = 2

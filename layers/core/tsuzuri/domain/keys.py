@@ -26,6 +26,19 @@ class SourceKey:
     slug: str = ""
     filename_date: str = ""
 
+    @property
+    def stem(self) -> str:
+        """The file name without its extension: Jekyll's ``:name`` of a post."""
+        return self.key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+    @property
+    def path_below(self) -> str:
+        """The path below the top folder, without the extension: Jekyll's ``:path``
+        (``posts/a/2026-05-20-twin.md`` is ``/a/2026-05-20-twin``). Subfolders are kept
+        in the key and here, but, as in Jekyll, in no other part of a post's URL."""
+        below = self.key.split("/", 1)[-1]
+        return "/" + below.rsplit(".", 1)[0]
+
 
 def classify_key(key: str) -> SourceKey:
     """Validate an already URL-decoded key and say what it is.

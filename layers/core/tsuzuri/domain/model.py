@@ -10,6 +10,8 @@ from typing import Any, Literal
 from tsuzuri.markdown.render import Heading
 
 TermKind = Literal["tag", "category"]
+#: Why a term is published under another name (see :class:`TermNote`).
+TermNoteReason = Literal["case", "config", "same-url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,36 @@ class Term:
     @property
     def list_id(self) -> str:
         return f"{self.kind}/{self.slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class TermNote:
+    """A tag or category name published under another spelling, for the report.
+
+    ``AWS`` on a post whose site already has the tag ``aws`` joins that tag and shows
+    as ``aws`` (one tag, one stable display name); the editor is told rather than
+    finding out from the tag page.
+    """
+
+    kind: TermKind
+    #: As written in the front matter.
+    written: str
+    #: The display name the post is published with.
+    name: str
+    slug: str
+    #: ``case``: differs only in case or width; ``config``: a ``_config.yml`` entry
+    #: names it; ``same-url``: another spelling that gives the same URL.
+    reason: TermNoteReason
+
+    @property
+    def message(self) -> str:
+        where = Term(self.kind, self.name, self.slug).url
+        why = {
+            "case": "the same name in another case or width",
+            "config": f"the name _config.yml's {self.kind}_slugs gives it",
+            "same-url": "another spelling with the same URL",
+        }[self.reason]
+        return f"{self.kind} {self.written!r} is published as {self.name!r} at {where}: {why}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +115,8 @@ class Post:
     # Content sketch for related posts (tsuzuri.domain.relatedness.signature_of), computed once at
     # parse time from the title and the body's plain text.
     signature: str = ""
+    # Tag and category names published under another spelling, for the report.
+    term_notes: tuple[TermNote, ...] = ()
 
     @property
     def terms(self) -> tuple[Term, ...]:

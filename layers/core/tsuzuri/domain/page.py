@@ -16,6 +16,7 @@ import re
 
 from tsuzuri.domain.frontmatter import decode_source, split_front_matter
 from tsuzuri.domain.keys import SourceKey
+from tsuzuri.domain.liquid import render_liquid
 from tsuzuri.domain.model import Page
 from tsuzuri.domain.permalink import normalize_url_path
 from tsuzuri.domain.post import KNOWN_KEYS, FrontMatterFields, passthrough_fields
@@ -48,7 +49,8 @@ def default_page_url(source_key: str, site: SiteConfig) -> str:
     directory, _, name = stem.rpartition("/")
     if name == "index":
         return normalize_url_path(f"/{directory}/" if directory else "/")
-    if site.permalink.endswith("/") or site.permalink == "pretty":
+    # Jekyll's add_permalink_suffix: pretty URLs when the posts' pattern ends with /.
+    if site.permalink_pattern.endswith("/"):
         return normalize_url_path(f"/{stem}/")
     return normalize_url_path(f"/{stem}.html")
 
@@ -62,22 +64,34 @@ def parse_page(source: SourceKey, raw: bytes, site: SiteConfig) -> Page:
         )
     front = split_front_matter(decode_source(raw))
     fields = FrontMatterFields(front)
-    title = fields.text("title", required=True)
     permalink = fields.text("permalink")
     if permalink:
         url = normalize_url_path(permalink, line=fields.line("permalink"))
     else:
         url = default_page_url(source.key, site)
+    if url == "/" and not permalink:
+        # Checked before the title: minima's index.md (layout: home) has none, and
+        # "title is missing" would send the editor to fix the wrong thing.
+        raise UrlCollision(
+            f"{source.key} is the source of Jekyll's home page; tsuzuri's home page (/) is"
+            " its own list of posts, so this file is not published",
+            line=fields.line("layout") or 1,
+            hint="put the introduction in _config.yml's description, or move the text to"
+            " pages/about.md",
+        )
+    title = fields.text("title", required=True)
     if reserved_url(url):
         raise UrlCollision(
             f"{url} is a page tsuzuri generates (home, tags, archive, search, feed…)",
             line=fields.line("permalink"),
             hint="choose another permalink, e.g. /about/",
         )
+    # Jekyll runs Liquid on pages too; the supported subset is resolved, the rest stays text.
+    body = render_liquid(front.body, site, first_line=front.body_line).text
     if source.key.lower().endswith(".html"):
-        rendered = sanitize_html(front.body)
+        rendered = sanitize_html(body, heading_ids=site.heading_ids)
     else:
-        rendered = render_markdown(front.body)
+        rendered = render_markdown(body, heading_ids=site.heading_ids)
     description = fields.text("description") or fields.text("excerpt") or rendered.first_paragraph
     extra = passthrough_fields({k: v for k, v in front.data.items() if k not in PAGE_KEYS})
     nav_title = fields.text("nav_title")

@@ -12,12 +12,21 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from tsuzuri.errors import ConfigError
+from tsuzuri.domain.permalink import (
+    PERMALINK_STYLES,
+    expand_permalink,
+    permalink_pattern,
+    reserved_path,
+    unknown_placeholders,
+)
+from tsuzuri.errors import PermalinkError, SiteConfigRejected
+from tsuzuri.markdown.render import HEADING_ID_STYLES
 
 CONFIG_KEYS = ("_config.yml", "_config.yaml", "_config.json")
 DEFAULT_PERMALINK = "/:year/:month/:day/:title/"
@@ -54,7 +63,7 @@ RELATED_KEYS = frozenset({"count", "rare_max_df", "window", "common_tag_weight",
 # Keys whose change alters what a post parses to (its URL, terms, excerpt or visibility):
 # a change to one of them re-indexes every source file, not only re-renders pages.
 REINDEX_KEYS = ("timezone", "permalink", "future", "excerpt_chars", "category_slugs",
-                "tag_slugs", "max_post_bytes")  # fmt: skip
+                "tag_slugs", "max_post_bytes", "heading_ids")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,9 @@ class SiteConfig:
     # Category and tag display names mapped to URL slugs, e.g. {"AI最新ニュース": "latest"}.
     category_slugs: Mapping[str, str] = field(default_factory=dict)
     tag_slugs: Mapping[str, str] = field(default_factory=dict)
+    # Jekyll's (kramdown GFM) heading ids by default, so that inbound #anchors survive
+    # a move; "tsuzuri" keeps the ids of tsuzuri before 0.2.
+    heading_ids: str = "kramdown"
     # Shown on the category or tag page, by display name.
     category_descriptions: Mapping[str, str] = field(default_factory=dict)
     tag_descriptions: Mapping[str, str] = field(default_factory=dict)
@@ -156,7 +168,11 @@ class SiteConfig:
         ).hexdigest()[:16]
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> SiteConfig:
+    def from_mapping(
+        cls, raw: Mapping[str, Any], *, lines: Mapping[str, int] | None = None
+    ) -> SiteConfig:
+        """Read settings from a parsed file; ``lines`` (key -> line in the file) lets an
+        error name the line of the offending key."""
         known = {f.name for f in fields(cls)} - {"extra", "navigation", "social"}
         values: dict[str, Any] = {}
         extra: dict[str, Any] = {}
@@ -182,23 +198,32 @@ class SiteConfig:
                 social[_SOCIAL_ALIASES[service]] = social.pop(service)
         values["social"] = social
         if problems:
-            raise ConfigError("site config: " + "; ".join(problems))
+            raise _rejected(problems, lines)
         config = cls(**values, extra=extra)
-        config.validate()
+        config.validate(lines=lines)
         return config
 
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "_config.yml") -> SiteConfig:
+        lines: dict[str, int] = {}
         try:
             text = data.decode("utf-8-sig")
-            raw = json.loads(text) if name.endswith(".json") else yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+            if name.endswith(".json"):
+                raw = json.loads(text)
+            else:
+                raw, lines = _load_yaml(text)
         except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{name}: cannot be parsed: {exc}") from exc
+            raise SiteConfigRejected(
+                f"{name}: cannot be parsed: {exc}", line=_error_line(exc), hint=_PARSE_HINT
+            ) from exc
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"{name}: must be a mapping of keys to values")
-        return cls.from_mapping(raw)
+            raise SiteConfigRejected(
+                f"{name}: must be a mapping of keys to values", line=1,
+                hint="write one key: value per line, e.g. title: My blog",
+            )  # fmt: skip
+        return cls.from_mapping(raw, lines=lines)
 
     def with_env_overrides(self, environ: Mapping[str, str]) -> SiteConfig:
         """Apply ``TSUZURI_SITE_<KEY>`` overrides, e.g. ``TSUZURI_SITE_URL``."""
@@ -214,15 +239,22 @@ class SiteConfig:
                 try:
                     changes[f.name] = int(env_value)
                 except ValueError as exc:
-                    raise ConfigError(f"TSUZURI_SITE_{f.name.upper()} must be an integer") from exc
+                    raise SiteConfigRejected(
+                        f"TSUZURI_SITE_{f.name.upper()} must be an integer"
+                    ) from exc
             else:
                 changes[f.name] = env_value
         config = replace(self, **changes)
         config.validate()
         return config
 
-    def validate(self) -> None:
+    def validate(self, *, lines: Mapping[str, int] | None = None) -> None:
+        """Raise :class:`~tsuzuri.errors.SiteConfigRejected` naming every problem, at the
+        line (from ``lines``) of the first one's key."""
         problems: list[str] = []
+        if self.heading_ids not in HEADING_ID_STYLES:
+            styles = " or ".join(HEADING_ID_STYLES)
+            problems.append(f"heading_ids must be {styles} (kramdown: Jekyll's ids)")
         for name in ("title", "description", "url", "author", "lang", "timezone", "permalink"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name} must be a string")
@@ -276,15 +308,92 @@ class SiteConfig:
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"timezone {self.timezone!r} is not an IANA zone name")
-        if isinstance(self.permalink, str) and (
-            not self.permalink.startswith("/") or ".." in self.permalink
-        ):
-            problems.append("permalink must start with / and must not contain ..")
+        if isinstance(self.permalink, str):
+            problems.extend(_permalink_problems(self.permalink))
         if problems:
-            raise ConfigError("site config: " + "; ".join(problems))
+            raise _rejected(problems, lines)
+
+    @property
+    def permalink_pattern(self) -> str:
+        """The permalink as a pattern: Jekyll's for a style name such as ``pretty``."""
+        return permalink_pattern(self.permalink)
 
 
 _SLUG = re.compile(r"^[\w\-.~]+$")
+_PARSE_HINT = (
+    "check the indentation and quoting at that line; the site keeps its last valid settings"
+)
+_STYLES = ", ".join(PERMALINK_STYLES)
+
+
+def _permalink_problems(permalink: str) -> list[str]:
+    """What is wrong with a ``permalink`` setting, as Jekyll would find it when building,
+    plus the checks tsuzuri makes of every URL (inside the site, not a generated page)."""
+    unknown = unknown_placeholders(permalink)
+    if unknown:
+        return [
+            f"permalink {permalink!r}: {', '.join(unknown)} is not a Jekyll placeholder "
+            f"(use :year, :month, :day, :title, :categories... or a style: {_STYLES})"
+        ]
+    if ".." in permalink_pattern(permalink):
+        return [f"permalink {permalink!r} must not contain .."]
+    try:
+        sample = expand_permalink(
+            permalink, date=_SAMPLE_DATE, slug="sample", categories=["sample"]
+        )
+    except PermalinkError as exc:
+        return [f"permalink {permalink!r}: {exc.message}"]
+    why = reserved_path(sample)
+    if why is not None:
+        return [f"permalink {permalink!r} puts posts at {sample}, but {why}"]
+    return []
+
+
+_SAMPLE_DATE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def _rejected(problems: list[str], lines: Mapping[str, int] | None) -> SiteConfigRejected:
+    """One error for all the problems, at the line of the first one's key. Every problem
+    message starts with the name of its key (``permalink ...``, ``social: x: ...``)."""
+    line = None
+    if lines:
+        first = problems[0]
+        keys = [k for k in lines if first.startswith(k) and first[len(k) : len(k) + 1] in " :"]
+        line = lines[max(keys, key=len)] if keys else None
+    return SiteConfigRejected(
+        "site config: " + "; ".join(problems),
+        line=line,
+        hint="fix it and upload the file again; the site keeps its last valid settings",
+    )
+
+
+def _load_yaml(text: str) -> tuple[Any, dict[str, int]]:
+    """The document and the line of each top-level key, from one parse."""
+    loader = _loader()(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        data = loader.construct_document(node)
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, _value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines.setdefault(str(key.value), key.start_mark.line + 1)
+    return data, lines
+
+
+def _error_line(exc: Exception) -> int | None:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        # The context ("while parsing a flow sequence" at line 2) is where the editor
+        # made the mistake; the problem mark is often only where the parser gave up.
+        mark = exc.context_mark or exc.problem_mark
+        return None if mark is None else int(mark.line) + 1
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.lineno
+    return None
 
 
 def _navigation(value: Any, problems: list[str]) -> tuple[NavLink, ...]:

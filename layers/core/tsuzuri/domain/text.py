@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["collapse_whitespace", "is_cjk", "reading_time_minutes", "truncate"]
+__all__ = ["collapse_whitespace", "is_blank", "is_cjk", "reading_time_minutes", "truncate"]
 
 # Characters read one at a time rather than as space-separated words: Han (with
 # radicals, strokes and compatibility forms), kana, CJK punctuation (。、「」々ー),
@@ -41,6 +41,37 @@ _ELLIPSIS = "…"
 def is_cjk(char: str) -> bool:
     """Whether a single character is read as a CJK character (Han, kana, Hangul...)."""
     return _CJK.fullmatch(char) is not None
+
+
+# Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): characters
+# that render as nothing, such as U+200B ZERO WIDTH SPACE, U+FEFF (BOM), U+2060 WORD
+# JOINER, U+3164 HANGUL FILLER, variation selectors and tag characters. Python's
+# unicodedata has no such property, and a title made only of them is an invisible link.
+_IGNORABLE = re.compile(
+    "["
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+    "]"
+)
+# Blank glyphs that are not ignorable but still show nothing.
+_BLANK_GLYPHS = frozenset("\u2800")  # BRAILLE PATTERN BLANK
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` would show nothing: only whitespace and invisible characters.
+
+    Invisible means default-ignorable (zero-width spaces and joiners, BOM, bidi marks,
+    fillers, variation selectors), any other format or control character, and the
+    blank braille pattern.
+    """
+    for char in text:
+        if char.isspace() or char in _BLANK_GLYPHS or _IGNORABLE.match(char):
+            continue
+        if unicodedata.category(char) in ("Cc", "Cf"):
+            continue
+        return False
+    return True
 
 
 def collapse_whitespace(text: str) -> str:

@@ -47,13 +47,34 @@ Fenced code
     A block IAL on a fence puts its attributes on the outermost element.
 
 Heading ids
-    :func:`heading_id`: NFKC-normalised (full-width ``Ｖｅｒ２`` is ``ver2``, half-width
-    kana become full-width) and lowercased; Unicode letters, marks and digits kept,
-    every other run of characters (spaces, punctuation, symbols) -> ``-``, ``-`` trimmed,
-    ``section`` if nothing is left; a repeated id gets ``-1``, ``-2`` ... like GitHub
-    (``## 概要 と Setup`` -> ``概要-と-setup``). An id set with an IAL
-    (``{: #custom}``) is used as is and is never given to another heading; ``fn1``,
-    ``fnref1`` ... belong to footnotes, so a heading ``## fn1`` gets ``fn1-1``.
+    Two rules, chosen per call (``heading_ids=``; the site's ``heading_ids`` setting).
+
+    ``"kramdown"`` (the default, so the anchors of a site moved from Jekyll keep
+    working): :func:`kramdown_heading_id`, the rule of Jekyll 4 with
+    kramdown-parser-gfm -- the heading's text without markup (link text without its
+    URL, code without backticks, no image ``alt``, no footnote mark, entities decoded),
+    lowercased one character at a time, with every character that is not a Unicode
+    word character (Ruby's ``\\p{Word}``: letters, marks, decimal digits, connector
+    punctuation, letter numbers and the circled and squared Latin letters), ``-``, an
+    ASCII space or a tab removed, then each space or tab turned into ``-``; no
+    normalisation, trimming or merging (``はじめに：なぜLLMカスタマイズが必要か`` ->
+    ``はじめになぜllmカスタマイズが必要か``, ``A &amp; B`` -> ``a--b``, full-width
+    ``Ｖｅｒ２`` stays ``ｖｅｒ２``). The n-th repeat of an id gets ``-n`` and, as in
+    kramdown, ids set with an IAL are not counted. Checked against a real Jekyll build
+    in ``tests/fixtures/headings/``. Two departures, because tsuzuri's page needs
+    them where Jekyll's did not: the first heading whose id comes out empty (kramdown
+    writes none, so no inbound link can point at it) gets ``section`` (or
+    ``section-1`` ... if the page has that id already), and an id that is a footnote's
+    (``fn1``, ``fnref1``) gets ``-1``, ``-2`` ... as below.
+
+    ``"tsuzuri"`` (the earlier rule): :func:`heading_id`: NFKC-normalised (full-width
+    ``Ｖｅｒ２`` is ``ver2``, half-width kana become full-width) and lowercased; Unicode
+    letters, marks and digits kept, every other run of characters (spaces,
+    punctuation, symbols) -> ``-``, ``-`` trimmed, ``section`` if nothing is left; a
+    repeated id gets ``-1``, ``-2`` ... like GitHub (``## 概要 と Setup`` ->
+    ``概要-と-setup``). An id set with an IAL (``{: #custom}``) is used as is and is
+    never given to another heading; ``fn1``, ``fnref1`` ... belong to footnotes, so a
+    heading ``## fn1`` gets ``fn1-1``.
 
 Plain text
     Built from the tokens: text and code spans, fenced and indented code, table
@@ -83,7 +104,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -97,10 +118,13 @@ if TYPE_CHECKING:
     from pygments.lexer import Lexer  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = [
+    "HEADING_ID_STYLES",
     "IAL_ATTRIBUTES",
     "Heading",
+    "HeadingIdStyle",
     "RenderedMarkdown",
     "heading_id",
+    "kramdown_heading_id",
     "render_markdown",
     "sanitize_html",
 ]
@@ -129,6 +153,11 @@ class RenderedMarkdown:
     text: str
     """Plain text of the whole body (code and footnotes included), whitespace collapsed."""
 
+
+HeadingIdStyle = Literal["kramdown", "tsuzuri"]
+HEADING_ID_STYLES: tuple[str, ...] = get_args(HeadingIdStyle)
+"""The heading id rules :func:`render_markdown` knows; see "Heading ids" above."""
+DEFAULT_HEADING_IDS: HeadingIdStyle = "kramdown"
 
 IAL_ATTRIBUTES = frozenset({"id", "class", "title", "lang", "dir", "width", "height", "target"})
 """The attributes a kramdown IAL may set; anything else in an IAL is dropped."""
@@ -193,46 +222,48 @@ _CJK = (
 )
 
 
-def render_markdown(source: str) -> RenderedMarkdown:
-    """Render ``source`` (a post body, front matter already removed)."""
+def render_markdown(source: str, *, heading_ids: str = DEFAULT_HEADING_IDS) -> RenderedMarkdown:
+    """Render ``source`` (a post body, front matter already removed), giving headings
+    ids by the ``heading_ids`` rule (one of :data:`HEADING_ID_STYLES`, else ValueError;
+    a plain ``str`` so that a site setting can be passed as it is)."""
     md = _parser(_features(source))
     env: dict[str, Any] = {}
     tokens = md.parse(source, env)
-    headings, first_paragraph, text = _walk_tokens(tokens)
+    headings, first_paragraph, text = _walk_tokens(tokens, heading_ids)
     html = _align_classes(_cleaner().clean(_render_tokens(md, tokens, env)))
     return RenderedMarkdown(
         html=html, headings=headings, first_paragraph=first_paragraph, text=text
     )
 
 
-def sanitize_html(source: str) -> RenderedMarkdown:
+def sanitize_html(source: str, *, heading_ids: str = DEFAULT_HEADING_IDS) -> RenderedMarkdown:
     """An HTML page body (``pages/contact.html``) through the same allow-list as Markdown.
 
     Headings without an id get one (as in Markdown) so the table of contents can link
     them; the plain text is the tag-stripped text of what survived the sanitizer.
     """
     cleaned = _align_classes(_cleaner().clean(source))
+    matches = list(_HTML_HEADING_RE.finditer(cleaned))
+    raw_texts = [html_lib.unescape(_TAG_RE.sub("", m.group(3))).strip() for m in matches]
+    explicit = [_HTML_ID_RE.search(m.group(2)) for m in matches]
+    ids = _heading_ids(
+        raw_texts,
+        [html_lib.unescape(e.group(1)) if e else None for e in explicit],
+        heading_ids,
+        taken=frozenset(html_lib.unescape(i) for i in _HTML_ID_RE.findall(cleaned)),
+    )
     headings: list[Heading] = []
-    used: set[str] = set(_HTML_ID_RE.findall(cleaned))
-
-    def heading(match: re.Match[str]) -> str:
+    out: list[str] = []
+    end = 0
+    for match, raw, found, anchor in zip(matches, raw_texts, explicit, ids, strict=True):
         level, attrs, inner = match.group(1), match.group(2), match.group(3)
-        text = _collapse(html_lib.unescape(_TAG_RE.sub("", inner)))
-        found = _HTML_ID_RE.search(attrs)
-        if found:
-            anchor = found.group(1)
-        else:
-            base = anchor = heading_id(text)
-            suffix = 0
-            while anchor in used:
-                suffix += 1
-                anchor = f"{base}-{suffix}"
-            used.add(anchor)
+        if not found:
             attrs = f' id="{html_lib.escape(anchor)}"{attrs}'
-        headings.append(Heading(level=int(level), id=html_lib.unescape(anchor), text=text))
-        return f"<h{level}{attrs}>{inner}</h{level}>"
-
-    html = _HTML_HEADING_RE.sub(heading, cleaned)
+        headings.append(Heading(level=int(level), id=anchor, text=_collapse(raw)))
+        out += [cleaned[end : match.start()], f"<h{level}{attrs}>{inner}</h{level}>"]
+        end = match.end()
+    out.append(cleaned[end:])
+    html = "".join(out)
     paragraph = _HTML_PARAGRAPH_RE.search(html)
     first = _collapse(html_lib.unescape(_TAG_RE.sub("", paragraph.group(1)))) if paragraph else ""
     text = _collapse(html_lib.unescape(_TAG_RE.sub(" ", html)))
@@ -299,6 +330,103 @@ class _SlugChars(dict[int, str]):
 
 
 _SLUG_CHARS = _SlugChars()
+
+
+def kramdown_heading_id(text: str) -> str:
+    """The id kramdown's GFM parser (Jekyll 4) gives a heading, before repeats are
+    numbered; ``""`` when nothing is left.
+
+    ``"はじめに：なぜLLMカスタマイズが必要か"`` -> ``"はじめになぜllmカスタマイズが必要か"``,
+    ``"C++ / C# の比較"`` -> ``"c--c-の比較"``. ``text`` is the heading's text as written,
+    markup removed, spaces not collapsed (``multiple   spaces`` is ``multiple---spaces``).
+    """
+    return text.translate(_KRAMDOWN_CHARS)
+
+
+# Alphabetic symbols: Ruby's \p{Word} counts Unicode's Alphabetic property, which
+# takes in these letters of category So besides the letters, marks and letter numbers.
+_ALPHABETIC_SYMBOLS = ((0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189))
+
+
+def _ruby_word(ch: str) -> bool:
+    """Whether Ruby's (Onigmo's) ``\\p{Word}`` matches ``ch``: checked code point by
+    code point against Ruby 3.1 for every character its Unicode version assigns."""
+    category = unicodedata.category(ch)
+    if category[0] in "LM" or category in ("Nd", "Nl", "Pc"):
+        return True
+    code = ord(ch)
+    return category == "So" and any(lo <= code <= hi for lo, hi in _ALPHABETIC_SYMBOLS)
+
+
+class _KramdownChars(dict[int, str]):
+    """``str.translate`` table for :func:`kramdown_heading_id`, filled like _SlugChars.
+
+    Ruby's ``downcase`` of a whole string is its per-character mapping (``ΣΑΣ`` is
+    ``σασ``, where Python's ``lower`` would end on ``ς``), so each character is
+    lowercased alone, then what is not a word character dropped.
+    """
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        out = "-" if ch in " \t-" else "".join(c for c in ch.lower() if _ruby_word(c))
+        if len(self) < 8192:
+            self[code] = out
+        return out
+
+
+_KRAMDOWN_CHARS = _KramdownChars()
+
+
+def _heading_ids(
+    texts: Sequence[str],
+    explicit: Sequence[str | None],
+    style: str,
+    *,
+    taken: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The id of each heading, from its text as written (markup removed) and its
+    explicit id if it has one; ``taken`` are other ids already on the page."""
+    if style == "tsuzuri":
+        used = set(taken) | {e for e in explicit if e}
+        ids: list[str] = []
+        for text, given in zip(texts, explicit, strict=True):
+            if given:
+                ids.append(given)
+                continue
+            base = anchor = heading_id(_collapse(text))
+            suffix = 0
+            while anchor in used or _FOOTNOTE_ID_RE.fullmatch(anchor):
+                suffix += 1
+                anchor = f"{base}-{suffix}"
+            used.add(anchor)
+            ids.append(anchor)
+        return ids
+    if style != "kramdown":
+        raise ValueError(f"unknown heading id style {style!r} (known: {HEADING_ID_STYLES})")
+    seen: dict[str, int] = {}
+    out: list[str | None] = []
+    for text, given in zip(texts, explicit, strict=True):
+        if given:
+            out.append(given)
+            continue
+        base = kramdown_heading_id(text)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        anchor = f"{base}-{count}" if count else base
+        # The footnote plugin's ids; kramdown's own are "fn:1", so this never met Jekyll.
+        while _FOOTNOTE_ID_RE.fullmatch(anchor):
+            count += 1
+            anchor = f"{base}-{count}"
+        out.append(anchor or None)  # None: kramdown would write no id
+    if None not in out:
+        return [a for a in out if a is not None]
+    used = set(taken) | {a for a in out if a}
+    anchor = "section"
+    suffix = 0
+    while anchor in used:
+        suffix += 1
+        anchor = f"section-{suffix}"
+    return [a if a is not None else anchor for a in out]
 
 
 # -- the parser --------------------------------------------------------------------
@@ -496,7 +624,7 @@ def _formatter() -> HtmlFormatter[str]:
 # -- headings and plain text ---------------------------------------------------------
 
 
-def _walk_tokens(tokens: Sequence[Token]) -> tuple[tuple[Heading, ...], str, str]:
+def _walk_tokens(tokens: Sequence[Token], heading_ids: str) -> tuple[tuple[Heading, ...], str, str]:
     """One pass over the tokens: (headings, first top-level paragraph, whole body).
 
     Every heading gets an id (explicit ones win); the plain text of each inline token
@@ -507,7 +635,6 @@ def _walk_tokens(tokens: Sequence[Token]) -> tuple[tuple[Heading, ...], str, str
     depth = 0
     # [heading_open, plain text of the inline after it], in document order.
     found: list[list[Any]] = []
-    used: set[str] = set()  # explicit ids, then the ones given out
     previous = ""
     cjk_line_break = _cjk_line_break()
     for token in tokens:
@@ -528,27 +655,17 @@ def _walk_tokens(tokens: Sequence[Token]) -> tuple[tuple[Heading, ...], str, str
                 first_paragraph = _collapse(text)
         elif kind == "heading_open":
             found.append([token, ""])
-            if explicit := token.attrGet("id"):
-                used.add(str(explicit))
         elif kind in ("fence", "code_block"):
             parts.append(token.content)
         depth += token.nesting
         previous = kind
+    explicit = [str(e) if (e := token.attrGet("id")) else None for token, _ in found]
+    ids = _heading_ids([raw for _, raw in found], explicit, heading_ids)
     headings: list[Heading] = []
-    for token, raw in found:
-        text = _collapse(raw)
-        explicit = token.attrGet("id")
-        if explicit:
-            anchor = str(explicit)
-        else:
-            base = anchor = heading_id(text)
-            suffix = 0
-            while anchor in used or _FOOTNOTE_ID_RE.fullmatch(anchor):
-                suffix += 1
-                anchor = f"{base}-{suffix}"
-            used.add(anchor)
+    for (token, raw), given, anchor in zip(found, explicit, ids, strict=True):
+        if not given:
             token.attrSet("id", anchor)
-        headings.append(Heading(level=int(token.tag[1]), id=anchor, text=text))
+        headings.append(Heading(level=int(token.tag[1]), id=anchor, text=_collapse(raw)))
     return tuple(headings), first_paragraph, _collapse(" ".join(parts))
 
 

@@ -30,7 +30,7 @@ from tsuzuri.aws.store import (
 from tsuzuri.domain.keys import SourceKey, classify_key
 from tsuzuri.domain.model import Page, Post, page_key
 from tsuzuri.domain.page import parse_page
-from tsuzuri.domain.post import parse_post
+from tsuzuri.domain.post import adopt_known_names, parse_post
 from tsuzuri.domain.site_config import RecordedFingerprint, SiteConfig
 from tsuzuri.errors import (
     ConfigError,
@@ -40,6 +40,7 @@ from tsuzuri.errors import (
     TransientError,
     TsuzuriError,
     UrlCollision,
+    UrlTaken,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Outcome:
     ms: float = 0.0
     # For a site config or theme change: what the rebuild path must re-do; None for nothing.
     rebuild: RebuildEffect | None = None
+    notes: tuple[str, ...] = ()  # what was published otherwise than written (tag names)
 
     def report(self, now: datetime) -> dict[str, object]:
         return {
@@ -94,7 +96,9 @@ class Outcome:
             "line": self.line,
             "hint": self.hint,
             "code": self.code,
+            "ms": round(self.ms),
             **({"rebuild": self.rebuild} if self.rebuild else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
             "at": now.astimezone(UTC).isoformat(),
         }
 
@@ -161,6 +165,8 @@ class RenderPlan:
     pages_changed: bool = False  # the page index changed: re-render the pages sitemap
     all_pages: bool = False  # re-render every static page (theme or config change)
     rewrite: bool = False  # write every rendered page, changed or not (a rebuild)
+    # Post URLs this batch left (URL -> the key that left it): files may wait for them.
+    freed: dict[str, str] = field(default_factory=dict)
     # A _config.yml or theme/ change accepted: what the rest of the batch is indexed and
     # rendered with. The publisher installs it as soon as the change is applied, so it
     # is not merged.
@@ -188,6 +194,7 @@ class RenderPlan:
         self.pages_changed |= other.pages_changed
         self.all_pages |= other.all_pages
         self.rewrite |= other.rewrite
+        self.freed.update(other.freed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,7 +270,10 @@ class Indexer:
             url = previous.url if previous else None
             return Outcome(change.key, "unpublished", url=url)
 
-        post = parse_post(source, obj.body, self.context.site)
+        post = parse_post(source, obj.body, self.context.site, size=obj.size)
+        # One spelling per tag: a post that writes ``AWS`` for the site's ``aws`` joins
+        # it under the name the site shows (names _config.yml sets were applied above).
+        post = adopt_known_names(post, self._known_names(post))
         now = self.clock()
         if not post.published or (post.date > now and not self.context.site.future):
             hidden = SourceRecord(source.key, None, "hidden", change.sequencer)
@@ -282,10 +292,13 @@ class Indexer:
         old = previous if previous is not None and same_url else None
         # The source record is written in the same transaction, conditioned on the
         # event's sequencer: an older event that lost the race writes nothing at all.
-        counts = self.store.publish_post(
-            post, new_place, replaces=placement_of(old, site_title) if old else None,
-            record=SourceRecord(source.key, post.url, "published", change.sequencer),
-        )  # fmt: skip
+        try:
+            counts = self.store.publish_post(
+                post, new_place, replaces=placement_of(old, site_title) if old else None,
+                record=SourceRecord(source.key, post.url, "published", change.sequencer),
+            )  # fmt: skip
+        except UrlTaken as taken:
+            raise self._wait_in_line(taken, source.key) from None
         if previous is not None and not same_url:
             self._retract(previous, plan)
         changed = old is None or _listing_changed(old, post)
@@ -329,7 +342,22 @@ class Indexer:
         if change.sequencer is None and self.source.etag(change.key) != obj.etag:
             raise TransientError(f"{change.key} changed while it was published; will retry")
         status: Status = "published" if changed else "unchanged"
-        return Outcome(change.key, status, url=post.url)
+        notes = tuple(note.message for note in post.term_notes)
+        return Outcome(change.key, status, url=post.url, notes=notes)
+
+    def _known_names(self, post: Post) -> dict[str, str]:
+        """The names the site shows for this post's tags and categories, where a list
+        of that URL has members (one read of the terms item; none for a post without)."""
+        if not post.terms:
+            return {}
+        configured = {f"tag/{s}" for s in self.context.site.tag_slugs.values()} | {
+            f"category/{s}" for s in self.context.site.category_slugs.values()
+        }
+        return {
+            list_id: name
+            for list_id, (name, count) in self.store.lists.terms().items()
+            if count > 0 and list_id not in configured
+        }
 
     def _apply_config(self, change: Change, source: SourceKey, plan: RenderPlan) -> Outcome:
         """Validate a new ``_config.yml`` and say what it changes.
@@ -348,6 +376,7 @@ class Indexer:
         except ConfigError as exc:
             return Outcome(
                 change.key, "rejected", message=str(exc), code="bad-config",
+                line=getattr(exc, "line", None),
                 hint="fix the file and upload it again; the site keeps its last valid settings",
             )  # fmt: skip
         stored = self.store.get_site_config()
@@ -430,6 +459,19 @@ class Indexer:
             message=f"theme override {what}; every page is re-rendered",
         )  # fmt: skip
 
+    def _wait_in_line(self, taken: UrlTaken, key: str) -> Exception:
+        """Put ``key`` in line for the URL another post owns. The claim is written
+        before the owner is looked at again, so an owner leaving meanwhile either sees
+        the claim (and promotes it) or is seen gone here (and this event is retried)."""
+        self.store.add_claim(taken.url, key, self.clock().astimezone(UTC).isoformat())
+        if self.store.get_post_owner(taken.url) is None:
+            return TransientError(f"{taken.url} was freed while {key} was refused; will retry")
+        taken.message = (
+            f"{taken.url} is already published from {taken.owner}; {key} waits in line "
+            "and is published there when that file is deleted or moves"
+        )
+        return taken
+
     def _retract_or_record(
         self, previous: Post | None, record: SourceRecord, plan: RenderPlan
     ) -> None:
@@ -450,6 +492,7 @@ class Indexer:
             plan.touch(list_id, name, post.sort_key)
         plan.delete_keys.add(page_key(post.url))
         plan.delete_keys.update(page_key(p) for p in post.redirect_from)
+        plan.freed[post.url] = post.source_key
         plan.months.add(post.date.strftime("%Y-%m"))
 
     @staticmethod

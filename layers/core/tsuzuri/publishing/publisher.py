@@ -25,7 +25,7 @@ from tsuzuri.aws.lists import ALL
 from tsuzuri.aws.store import PostStore, SourceRecord, sequencer_newer
 from tsuzuri.domain.keys import classify_key
 from tsuzuri.domain.model import Post
-from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.domain.site_config import RecordedFingerprint, SiteConfig
 from tsuzuri.errors import KeyRejected
 from tsuzuri.publishing.indexer import (
     Change,
@@ -112,6 +112,7 @@ class Publisher:
         for change, (outcome, change_plan) in zip(latest, self._index(latest), strict=True):
             plan.merge(change_plan)
             applied.append((change, outcome))
+        self._promote(plan, applied, changes, result)
 
         started = time.perf_counter()
         self._site_builder().render(plan, result)
@@ -125,6 +126,49 @@ class Publisher:
                 self._report(outcome)
             result.outcomes.append(outcome)
         return result
+
+    def _promote(
+        self,
+        plan: RenderPlan,
+        applied: list[tuple[Change, Outcome]],
+        changes: Sequence[Change],
+        result: BatchResult,
+    ) -> None:
+        """A URL claim is a queue, not a lock: for each post URL the batch left, the
+        oldest file waiting for it is published in this batch (a rename that keeps the
+        URL, a refused twin whose owner went away). A waiting file that no longer maps
+        there leaves the line, and the next one is tried."""
+        by_key = {change.key: change for change in changes}
+        freed = dict(plan.freed)
+        while freed:
+            url, left_by = freed.popitem()
+            for key in self.store.claims(url):
+                owner = self.store.get_post_owner(url)
+                if owner == key:  # it got there on its own (an event redelivered)
+                    self.store.remove_claim(url, key)
+                    continue
+                if owner is not None:
+                    break  # taken again in the meantime: the line waits for it
+                outcome, promoted = self._indexer().index(Change(key=key, removed=False))
+                if outcome.status == "failed":
+                    # The claim stays: the event that freed the URL is retried, and so is this.
+                    leaver = by_key.get(left_by)
+                    if leaver is not None:
+                        result.failed_tokens.extend(_tokens_for(leaver, changes))
+                    break
+                if outcome.code == "url-collision" and outcome.url in (None, url):
+                    break
+                self.store.remove_claim(url, key)
+                plan.merge(promoted)
+                freed.update(promoted.freed)
+                if outcome.status in {"published", "unchanged"} and outcome.url == url:
+                    outcome.notes += (
+                        f"published at {url}: {left_by} left it, and this file had the "
+                        "oldest claim waiting for it",
+                    )
+                    applied.append((Change(key=key, removed=False), outcome))
+                    break
+                applied.append((Change(key=key, removed=False), outcome))
 
     def _index(self, latest: Sequence[Change]) -> list[tuple[Outcome, RenderPlan]]:
         """Phase 1, in batch order: a ``_config.yml`` or ``theme/`` change is applied here,
@@ -150,9 +194,27 @@ class Publisher:
                 run = []
                 outcome, plan = self._indexer().index(change)
                 self._context = plan.context or self._context
+                if outcome.status == "rejected" and classify_safe(change.key) == "config":
+                    self._record_defaults_in_use(change.key)
                 indexed.append((outcome, plan))
             indexed += pool.map(self._indexer(prefetched).index, run)
         return indexed
+
+    def _record_defaults_in_use(self, key: str) -> None:
+        """A broken ``_config.yml`` arrived and none was ever accepted: the posts go on
+        publishing with the defaults, so record the defaults as the accepted config.
+
+        Why: an instance that starts later reads a config from the bucket only when the
+        table records none. Once the file is fixed it would load the fixed one, compare
+        it with itself, find it "unchanged", and never re-publish the posts that went
+        out with the defaults' URLs. Recorded, the fix is a change like any other.
+        """
+        defaults = SiteConfig().with_env_overrides(self.site_overrides)
+        if self.site.fingerprint() != defaults.fingerprint():
+            return  # this instance renders with a valid file it loaded at cold start
+        if self.store.get_site_config() is None:
+            # An empty body is read back as the defaults (wiring.build_publisher).
+            self.store.put_site_config(key, b"", RecordedFingerprint.of(self.site))
 
     def _prefetch(
         self, changes: Sequence[Change]

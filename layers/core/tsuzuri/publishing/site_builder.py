@@ -646,7 +646,7 @@ class SiteBuilder:
             page_file("tags/index.json", _json({"tags": tags}), FEED_CACHE),
             page_file(
                 "tags/index.html",
-                theme.render_term_index(title="タグ一覧", url="/tags/", terms=tag_terms),
+                theme.render_term_index(url="/tags/", terms=tag_terms),
             ),
         ]
 

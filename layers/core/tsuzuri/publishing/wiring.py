@@ -6,6 +6,7 @@ three run the same code against AWS, moto's server, or anything boto3 can reach.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from tsuzuri.aws.buckets import SiteBucket, SourceBucket
@@ -13,6 +14,7 @@ from tsuzuri.aws.cdn import Invalidator
 from tsuzuri.aws.clients import Clients
 from tsuzuri.aws.store import PostStore
 from tsuzuri.domain.site_config import CONFIG_KEYS, SiteConfig
+from tsuzuri.errors import ConfigError
 from tsuzuri.publishing.batch import RenderService
 from tsuzuri.publishing.publisher import Publisher
 from tsuzuri.settings import Settings
@@ -25,7 +27,10 @@ def load_site_config(source: SourceBucket, overrides: Mapping[str, str]) -> Site
     for name in CONFIG_KEYS:
         obj = source.get(name) if name in present else None
         if obj is not None:
-            site = SiteConfig.from_bytes(obj.body, name=name)
+            # A broken file is reported when its own event is processed: the posts never
+            # wait on it, they publish with the defaults meanwhile.
+            with contextlib.suppress(ConfigError):
+                site = SiteConfig.from_bytes(obj.body, name=name)
             break
     return site.with_env_overrides(overrides)
 

@@ -2,9 +2,19 @@
 
 ``/search/index.json`` is a small manifest (one line per year: post count and a
 content hash); ``/search/posts-<year>.json`` holds that year's posts as arrays
-``[url, title, date, tags, excerpt, headings]``. A publish rewrites the shard of the
-post's year and the manifest only, so the index is maintained incrementally like the
-rest of the site. The browser (``templates/static/search.js``) loads the shards on the
+``[url, title, date, tags, excerpt, headings]``, plus ``body`` as a seventh element
+when the post has any body terms. A publish rewrites the shard of
+the post's year and the manifest only, so the index is maintained incrementally like
+the rest of the site.
+
+``body`` is the post's text boiled down by :func:`body_terms` at parse time: each
+distinct Latin word once and, of the Japanese text, only the pieces that hold a
+character bigram not seen before, in the order they first occur, so a query matches a
+post whose body says it (``lambda cold``) at a fraction of the text's size. Sizes are
+bounded twice: at most :data:`BODY_CHARS` per post, and at most
+:data:`SHARD_BUDGET_BYTES` per shard -- when a year's bodies do not fit, each post keeps
+an equal share of what is left (a short body keeps all of it and its unused share goes
+to the others), cut at a word. The browser (``templates/static/search.js``) loads the shards on the
 first query and matches Japanese by character bigrams and Latin text by words, so
 no tokenizer, dictionary or external service is needed. Without JavaScript the search
 page still offers the archive and the tag index.
@@ -14,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +33,10 @@ from tsuzuri.domain.model import PostSummary
 
 # What an entry keeps: enough to match and to show a result, small enough for a phone.
 EXCERPT_CHARS = 60
+BODY_CHARS = 800
+"""At most this many characters of a post's body terms (:func:`body_terms`)."""
+SHARD_BUDGET_BYTES = 512 * 1024
+"""A year's shard is kept within this many bytes of JSON (before gzip), bodies cut to fit."""
 SHARD_PATH = "search/posts-{year}.json"
 MANIFEST_PATH = "search/index.json"
 
@@ -41,8 +56,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def entry(post: PostSummary) -> list[object]:
-    return [
+def entry(post: PostSummary, body: str | None = None) -> list[object]:
+    """A post's search entry; ``body`` defaults to its whole :func:`body_terms` text."""
+    fields: list[object] = [
         post.url,
         post.title,
         post.date.strftime("%Y-%m-%d"),
@@ -50,13 +66,165 @@ def entry(post: PostSummary) -> list[object]:
         _cut(post.excerpt, EXCERPT_CHARS),
         list(post.headings),
     ]
+    body = _search_text(post) if body is None else body
+    if body:
+        fields.append(body)
+    return fields
 
 
-def build_shard(year: int, posts: Iterable[PostSummary]) -> Shard:
-    """One year's entries, newest first, as compact JSON."""
-    entries = [entry(p) for p in posts if p.in_sitemap]
-    body = json.dumps(entries, ensure_ascii=False, separators=(",", ":")) + "\n"
-    return Shard(year=year, body=body, count=len(entries))
+def _search_text(post: PostSummary) -> str:
+    # The summary's body terms (``PostSummary.search_text``, filled at parse time);
+    # summaries stored before there was one simply have none.
+    return str(getattr(post, "search_text", "") or "")
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def build_shard(
+    year: int, posts: Iterable[PostSummary], *, budget: int = SHARD_BUDGET_BYTES
+) -> Shard:
+    """One year's entries, newest first, as compact JSON of at most ``budget`` bytes
+    (unless the entries without their bodies are larger already)."""
+    members = [p for p in posts if p.in_sitemap]
+    bodies = [_search_text(p) for p in members]
+    entries = [entry(p, b) for p, b in zip(members, bodies, strict=True)]
+    text = _json(entries) + "\n"
+    size = len(text.encode("utf-8"))
+    if size > budget:
+        # The bare entries, then each body its share of what is left (water-filling).
+        bare = len((_json([entry(p, "") for p in members]) + "\n").encode("utf-8"))
+        # A body costs its JSON string and a comma; an empty one is left out entirely.
+        sizes = [len(_json(b).encode("utf-8")) + 1 if b else 0 for b in bodies]
+        shares = _shares(sizes, budget - bare)
+        entries = [
+            entry(p, _cut_bytes(b, share - 3))
+            for p, b, share in zip(members, bodies, shares, strict=True)
+        ]
+        text = _json(entries) + "\n"
+    return Shard(year=year, body=text, count=len(entries))
+
+
+def _shares(sizes: Sequence[int], left: int) -> list[int]:
+    """Split ``left`` bytes among bodies of ``sizes``: equal shares, and a body smaller
+    than its share gives the rest to the bodies after it (smallest first)."""
+    shares = [0] * len(sizes)
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    left = max(left, 0)
+    for done, i in enumerate(order):
+        share = min(sizes[i], left // (len(sizes) - done))
+        shares[i] = share
+        left -= share
+    return shares
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """``text`` cut at a space so that its JSON string content is at most ``limit``
+    bytes (every character of body terms is one JSON character, see body_terms)."""
+    if len(_json(text).encode("utf-8")) - 2 <= limit:
+        return text
+    cut = text.encode("utf-8")[: max(limit, 0)].decode("utf-8", "ignore")
+    return cut[: cut.rfind(" ")] if " " in cut else ""
+
+
+def body_terms(text: str, *, seen: Iterable[str] = (), limit: int = BODY_CHARS) -> str:
+    """A post's plain text boiled down for the search index: what :func:`matches` can
+    find in ``text`` and not in ``seen`` (the title, tags, excerpt, headings), at most
+    ``limit`` characters, in the order it first occurs.
+
+    Latin words (runs between spaces, punctuation trimmed) are kept once each; of each
+    Japanese run only the stretches that bring a character bigram (or a lone
+    character) not met before. Pieces are separated by one space.
+    """
+    words: set[str] = set()
+    grams: set[str] = set()
+    for known in seen:
+        for piece in _pieces(normalize(known)):
+            if _is_cjk(piece[0]):
+                grams.update(_run_grams(piece))
+            else:
+                words.add(piece)
+    out: list[str] = []
+    used = 0
+    for piece in _pieces(normalize(text)):
+        if _is_cjk(piece[0]):
+            kept = _new_stretches(piece, grams)
+        elif len(piece) > 1 and piece not in words:
+            words.add(piece)
+            kept = [piece]
+        else:
+            kept = []
+        for stretch in kept:
+            if used + len(stretch) + (1 if out else 0) > limit:
+                return " ".join(out)
+            used += len(stretch) + (1 if out else 0)
+            out.append(stretch)
+    return " ".join(out)
+
+
+def _pieces(text: str) -> Iterable[str]:
+    """Japanese runs and Latin words of normalised ``text``, in order."""
+    for chunk in _CJK_PUNCTUATION.sub(" ", text).split():
+        run = ""
+        latin = ""
+        for char in chunk:
+            if _is_cjk(char):
+                if latin:
+                    yield from _word(latin)
+                    latin = ""
+                run += char
+            else:
+                if run:
+                    yield run
+                    run = ""
+                latin += char
+        if run:
+            yield run
+        if latin:
+            yield from _word(latin)
+
+
+def _word(chunk: str) -> Iterable[str]:
+    # Punctuation around a word is no part of it ("lambda," "(cold)"); inside it is
+    # ("node.js", "ci/cd"). Quotes and backslashes go, so a JSON string needs no escapes.
+    word = _WORD_EDGES.sub("", chunk).replace('"', "").replace("\\", "")
+    word = "".join(c for c in word if c.isprintable())
+    if word:
+        yield word
+
+
+# 、。「」…: they end a word as a space would ("lambda、cold" is two words).
+_CJK_PUNCTUATION = re.compile("[\u3000-\u303f]")
+_WORD_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def _run_grams(run: str) -> set[str]:
+    return {run} if len(run) == 1 else {run[i : i + 2] for i in range(len(run) - 1)}
+
+
+def _new_stretches(run: str, grams: set[str]) -> list[str]:
+    """The stretches of a Japanese run that hold a bigram not in ``grams`` (added)."""
+    if len(run) == 1:
+        if run in grams:
+            return []
+        grams.add(run)
+        return [run]
+    stretches: list[str] = []
+    start = -1  # start of the current stretch of new bigrams
+    for i in range(len(run) - 1):
+        gram = run[i : i + 2]
+        if gram not in grams:
+            grams.add(gram)
+            grams.update(gram)  # a lone-character query then matches as well
+            if start < 0:
+                start = i
+        elif start >= 0:
+            stretches.append(run[start : i + 1])
+            start = -1
+    if start >= 0:
+        stretches.append(run[start:])
+    return stretches
 
 
 def build_manifest(shards: Iterable[tuple[int, int, str]]) -> str:

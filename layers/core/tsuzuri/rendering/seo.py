@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from tsuzuri.domain.model import Post
 from tsuzuri.domain.site_config import SiteConfig
+from tsuzuri.rendering.i18n import ui_strings
 
 _OG_LOCALES = {
     "ja": "ja_JP",
@@ -111,10 +112,19 @@ class PageSeo:
         site: SiteConfig,
         absolute_url: Callable[[str], str],
         date_iso: Callable[[datetime], str],
+        ui: Mapping[str, str] | None = None,
     ) -> None:
         self.site = site
         self._absolute_url = absolute_url
         self._date_iso = date_iso
+        self._ui = ui if ui is not None else ui_strings(site)
+
+    def home_description(self) -> str:
+        """The site's ``description``, else a sentence made from its title: a page
+        without a meta description loses search snippets (and Lighthouse SEO points)."""
+        if self.site.description.strip():
+            return self.site.description
+        return self._ui["home_description"].format(title=self.site.title)
 
     def full_title(self, title: str) -> str:
         if not self.site.title or not title or title == self.site.title:
@@ -166,6 +176,7 @@ class PageSeo:
             "inLanguage": self.site.lang,
             **({"description": self.site.description} if self.site.description else {}),
         }
+        description = description or self.home_description()
         return self._website(title, canonical, description, None, (json_for_script(website),))
 
     def section(

@@ -3,11 +3,15 @@
 Everything here is a pure function of its arguments and the theme directory: no AWS,
 no clock, no I/O beyond reading the templates and the static files once.
 
+Interface text comes from :mod:`tsuzuri.rendering.i18n` in the site's language:
+templates call ``t("key", ...)`` and format dates with ``date_display``.
+
 Escaping policy: autoescape is on for every HTML and XML template, and the only values
-marked safe are the post body (sanitized upstream) and JSON-LD serialized by
-:func:`tsuzuri.rendering.seo.json_for_script`. Undefined template variables raise
-(``StrictUndefined``). Theme overrides (:mod:`tsuzuri.rendering.overrides`) run under
-the same policy.
+marked safe are the post body (sanitized upstream), JSON-LD serialized by
+:func:`tsuzuri.rendering.seo.json_for_script` and the interface text with links built by
+:meth:`Theme.t_links` (the text and every link are escaped there). Undefined template
+variables raise (``StrictUndefined``). Theme overrides (:mod:`tsuzuri.rendering.overrides`)
+run under the same policy.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tsuzuri.domain.model import Page, Post, PostSummary, Term
 from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.errors import ConfigError
 from tsuzuri.markdown.render import Heading
 from tsuzuri.rendering.assets import load_inline_styles, load_static, style_source
+from tsuzuri.rendering.i18n import MONTH_NAMES, format_date, ui_language, ui_strings
 from tsuzuri.rendering.loader import layered_loader
 from tsuzuri.rendering.seo import Crumb, PageSeo, json_for_script, og_locale, twitter_handle
 
@@ -45,6 +50,14 @@ _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 # Characters that are invalid in XML 1.0 and meaningless in HTML: dropped from all output.
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# A heading that carries its own number ("1. 月額の内訳", "第2章", "Step 3", "②"): a
+# table of contents listing such headings shows no numbers of its own, or the reader
+# sees "1. 1. 月額の内訳".
+_SELF_NUMBERED = re.compile(
+    r"\s*(?:[0-9０-９]|[\u2460-\u24ff\u2776-\u2793\u2160-\u217f]"
+    r"|第\s*[0-9０-９一二三四五六七八九十百]|(?:step|chapter|part|q)\s*[0-9０-９])",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +115,12 @@ def build_toc(headings: Sequence[Heading]) -> tuple[TocEntry, ...]:
     return tuple(TocEntry(h, tuple(children)) for h, children in entries)
 
 
+def self_numbered(headings: Sequence[Heading]) -> bool:
+    """Whether a list of headings numbers itself (one of them starts with a number), so
+    that the table of contents must not number it again."""
+    return any(_SELF_NUMBERED.match(h.text) for h in headings)
+
+
 def content_security_policy(templates_dir: Path | None = None) -> str:
     """The site's Content-Security-Policy: same-origin everything, plus the hashes of the
     theme's inline stylesheets. template.yaml's response headers policy must equal this
@@ -144,7 +163,8 @@ class Theme:
         self._tz = site.tz
         self._base = site.base_url
         self._scheme = urlsplit(site.base_url).scheme or "https"
-        self._seo = PageSeo(site, self.absolute_url, self.date_iso)
+        self.ui = ui_strings(site)
+        self._seo = PageSeo(site, self.absolute_url, self.date_iso, self.ui)
         self._assets = load_static(self.templates_dir / "static")
         self._inline_styles = load_inline_styles(self.templates_dir / "inline")
         self.environment = self._build_environment()
@@ -175,8 +195,10 @@ class Theme:
             url_path=self.url_path,
             asset_url=self.asset_url,
             date_ja=self.date_ja,
+            date_display=self.date_display,
             date_iso=self.date_iso,
             jsonld=json_for_script,
+            self_numbered=self_numbered,
         )
         env.globals.update(
             site=self.site,
@@ -187,8 +209,29 @@ class Theme:
             og_locale=og_locale(self.site.lang),
             twitter_site=twitter_handle(self.site),
             feed_path=FEED_PATH,
+            t=self.t,
+            t_links=self.t_links,
+            ui_lang=ui_language(self.site.lang),
+            month_names=MONTH_NAMES,
         )
         return env
+
+    def t(self, key: str, **values: object) -> str:
+        """The interface string ``key`` in the site's language, its placeholders filled."""
+        try:
+            text = self.ui[key]
+        except KeyError:
+            raise KeyError(f"no interface string {key!r} (see tsuzuri.rendering.i18n)") from None
+        return text.format(**values) if values else text
+
+    def t_links(self, key: str, **links: tuple[str, str]) -> Markup:
+        """``t(key)`` with each ``{name}`` placeholder a link: ``name=(url, text)``."""
+        anchors = {
+            name: Markup('<a href="{}">{}</a>').format(self.url_path(url), text)
+            for name, (url, text) in links.items()
+        }
+        # escape() of the text is Markup already; format() escapes every plain argument.
+        return escape(self.t(key)).format(**anchors)
 
     def absolute_url(self, path: str) -> str:
         """``site.base_url + path``, percent-encoded. Absolute http(s) URLs pass through."""
@@ -232,9 +275,15 @@ class Theme:
         return self._local(value).isoformat(timespec="seconds")
 
     def date_ja(self, value: datetime) -> str:
-        """``2026年2月12日`` in the site timezone."""
+        """``2026年2月12日`` in the site timezone, whatever the site's language (kept for
+        theme overrides written before ``date_display``)."""
         local = self._local(value)
         return f"{local.year}年{local.month}月{local.day}日"
+
+    def date_display(self, value: datetime) -> str:
+        """The date as the site's language writes it, in the site timezone:
+        ``2026年2月12日`` (``ja``), ``February 12, 2026`` (``en``), or ``ui: date``."""
+        return format_date(self.ui["date"], self._local(value))
 
     # ----- pages ---------------------------------------------------------------------
 
@@ -250,9 +299,9 @@ class Theme:
         author = post.author or self.site.author or None
         crumbs = self._post_breadcrumbs(post)
         page = self._seo.article(post, canonical=canonical, author=author, crumbs=crumbs)
-        show_updated = post.last_modified_at is not None and self.date_ja(
+        show_updated = post.last_modified_at is not None and self.date_display(
             post.last_modified_at
-        ) != self.date_ja(post.date)
+        ) != self.date_display(post.date)
         return self._render(
             "post.html.j2",
             page=page,
@@ -288,16 +337,24 @@ class Theme:
             )
             description = described.get(term.name)
         crumbs: tuple[Crumb, ...] = ()
+        meta_description = description
         if term is not None:
-            crumbs = (Crumb("ホーム", "/"), Crumb(term.name, url))
-        if term is None and url == "/":
+            crumbs = (Crumb(self.t("home"), "/"), Crumb(term.name, url))
+            # Every page needs a meta description; a term page without one says what it is.
+            if not (description or self.site.description):
+                meta_description = self.t(f"{term.kind}_description", name=term.name)
+        is_home = term is None and url == "/"
+        if is_home:
             page = self._seo.home(title, description=description)
         else:
-            page = self._seo.section(title, url, description=description, crumbs=crumbs)
+            page = self._seo.section(title, url, description=meta_description, crumbs=crumbs)
         return self._render(
             "list.html.j2",
             page=page,
             heading=term.name if term is not None else title,
+            # The header already shows the site title: the home page's h1 is for
+            # screen readers and search engines only, so the title is seen once.
+            is_home=is_home,
             term=term,
             posts=tuple(posts),
             newer_url=newer_url,
@@ -306,14 +363,22 @@ class Theme:
             breadcrumbs=crumbs,
         )
 
-    def render_term_index(self, *, title: str, url: str, terms: Sequence[tuple[Term, int]]) -> str:
-        """A page listing terms with their post counts, e.g. ``/tags/``."""
+    def render_term_index(
+        self, *, title: str | None = None, url: str, terms: Sequence[tuple[Term, int]]
+    ) -> str:
+        """A page listing terms with their post counts, e.g. ``/tags/``.
+
+        ``title`` defaults to the interface string ``tags``; the Japanese default
+        ``タグ一覧`` a caller may still pass is taken as that default too.
+        """
+        if title is None or title == "タグ一覧":
+            title = self.t("tags")
         page = self._seo.section(title, url)
         return self._render("terms.html.j2", page=page, heading=title, terms=tuple(terms))
 
     def render_page(self, page: Page) -> str:
         """A static page (``pages/about.md``) with the site's layout."""
-        crumbs = (Crumb("ホーム", "/"), Crumb(page.title, page.url))
+        crumbs = (Crumb(self.t("home"), "/"), Crumb(page.title, page.url))
         meta = self._seo.section(
             page.title, page.url, description=page.description, robots=page.robots, crumbs=crumbs
         )
@@ -328,8 +393,8 @@ class Theme:
 
     def render_archive_index(self, years: Sequence[tuple[int, Sequence[tuple[int, int]]]]) -> str:
         """``/archive/``: every year, newest first, with its months and post counts."""
-        title = "アーカイブ"
-        crumbs = (Crumb("ホーム", "/"), Crumb(title, "/archive/"))
+        title = self.t("archive")
+        crumbs = (Crumb(self.t("home"), "/"), Crumb(title, "/archive/"))
         meta = self._seo.section(title, "/archive/", crumbs=crumbs)
         entries = tuple((year, sum(c for _, c in months), tuple(months)) for year, months in years)
         return self._render(
@@ -340,9 +405,13 @@ class Theme:
         self, year: int, months: Sequence[tuple[int, Sequence[PostSummary]]]
     ) -> str:
         """``/archive/<year>/``: the year's posts, grouped by month, newest first."""
-        title = f"{year}年の記事"
+        title = self.t("archive_year_title", year=year)
         url = f"/archive/{year}/"
-        crumbs = (Crumb("ホーム", "/"), Crumb("アーカイブ", "/archive/"), Crumb(f"{year}年", url))
+        crumbs = (
+            Crumb(self.t("home"), "/"),
+            Crumb(self.t("archive"), "/archive/"),
+            Crumb(self.t("year", year=year), url),
+        )
         meta = self._seo.section(title, url, crumbs=crumbs)
         return self._render(
             "archive_year.html.j2",
@@ -356,12 +425,12 @@ class Theme:
     def render_search(self) -> str:
         """``/search/``: a plain GET form; ``search.js`` answers it in the browser. Without
         JavaScript the page offers the archive and the tag index instead."""
-        title = "サイト内検索"
+        title = self.t("search_title")
         meta = self._seo.section(title, "/search/", robots="noindex")
         return self._render("search.html.j2", page=meta, heading=title)
 
     def render_not_found(self) -> str:
-        return self._render("404.html.j2", page=self._seo.not_found("ページが見つかりません"))
+        return self._render("404.html.j2", page=self._seo.not_found(self.t("not_found_title")))
 
     def render_redirect(self, target_url: str) -> str:
         return self._render("redirect.html.j2", target=self.absolute_url(target_url))
@@ -395,7 +464,7 @@ class Theme:
         return self.environment.get_template(name).render(**context)
 
     def _post_breadcrumbs(self, post: Post) -> tuple[Crumb, ...]:
-        crumbs = [Crumb("ホーム", "/")]
+        crumbs = [Crumb(self.t("home"), "/")]
         if post.categories:
             category = post.categories[0]
             crumbs.append(Crumb(category.name, category.url))
@@ -412,7 +481,7 @@ class Theme:
                 "LinkedIn", "linkedin", f"https://www.linkedin.com/sharing/share-offsite/?url={u}"
             ),
             ShareLink(
-                "はてなブックマーク",
+                self.t("hatena_bookmark"),
                 "hatena",
                 f"https://b.hatena.ne.jp/add?mode=confirm&url={u}&title={t}",
             ),

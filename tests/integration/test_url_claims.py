@@ -1,0 +1,96 @@
+"""A URL claim is a queue of contenders, not a lock: when the file that owns a URL is
+deleted or moves, the oldest file waiting for that URL is published in the same batch.
+A rename that keeps the URL is a move of the claim, in whichever order the create and
+the delete arrive, duplicated or not."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.site import Site, post_text
+
+PERMA = "/fixed/perma/"
+
+
+def _perma(title: str) -> str:
+    return post_text(title, date="2026-01-10 10:00:00 +0900", extra=f"permalink: {PERMA}")
+
+
+def _live_title(site: Site, url: str) -> str | None:
+    page = site.page(url)
+    if page is None:
+        return None
+    return page.split("<title>", 1)[1].split("</title>", 1)[0]
+
+
+@pytest.mark.parametrize("order", ["create-first", "delete-first", "same-batch", "duplicated"])
+def test_a_rename_that_keeps_the_url_keeps_the_post_live(site: Site, order: str) -> None:
+    old, new = "posts/2026-01-10-perma.md", "posts/2026-01-10-perma-renamed.md"
+    site.publish(old, _perma("固定URLの記事"))
+    assert "固定URLの記事" in (_live_title(site, PERMA) or "")
+
+    site.upload(new, _perma("固定URLの記事（改名後）"))
+    site.remove(old)
+    create, delete = site.change(new), site.change(old, removed=True)
+    if order == "create-first":
+        site.publisher.process([create])
+        assert site.report(new)["status"] == "rejected"
+        assert "waits in line" in site.report(new)["problem"]
+        site.publisher.process([delete])
+    elif order == "delete-first":
+        site.publisher.process([delete])
+        site.publisher.process([create])
+    elif order == "same-batch":
+        site.publisher.process([create, delete])
+    else:
+        site.publisher.process([create])
+        site.publisher.process([delete, create])
+        site.publisher.process([create])
+        site.publisher.process([delete])
+
+    assert "改名後" in (_live_title(site, PERMA) or ""), "the URL went dark"
+    report = site.report(new)
+    assert report["status"] in ("published", "unchanged") and report["url"] == PERMA
+    assert site.publisher.store.get_post_owner(PERMA) == new
+    assert site.publisher.store.claims(PERMA) == []
+
+
+def test_a_refused_twin_is_published_when_the_owner_is_deleted(site: Site) -> None:
+    owner, twin = "posts/2026-03-01-same.md", "posts/2026-03-01-same.markdown"
+    site.publish(owner, post_text("持ち主", date="2026-03-01 10:00:00 +0900", tags="[AWS]"))
+    site.publish(twin, post_text("双子", date="2026-03-01 10:00:00 +0900", tags="[Lambda]"))
+    assert site.report(twin)["status"] == "rejected"
+
+    site.unpublish(owner)
+    assert "双子" in (_live_title(site, "/2026/03/01/same/") or "")
+    report = site.report(twin)
+    assert report["status"] == "published"
+    assert any("oldest claim" in note for note in report["notes"])
+    assert site.tag_posts("/tags/lambda/index.json") == ["/2026/03/01/same/"]
+    assert site.page("/tags/aws/") is None or "/2026/03/01/same/" not in site.page("/tags/aws/")
+
+
+def test_a_refused_twin_is_published_when_the_owner_moves(site: Site) -> None:
+    owner, twin = "posts/2026-03-01-same.md", "posts/2026-03-01-same.markdown"
+    site.publish(owner, post_text("持ち主", date="2026-03-01 10:00:00 +0900"))
+    site.publish(twin, post_text("双子", date="2026-03-01 10:00:00 +0900"))
+    # The owner's date moves it to another day's URL.
+    site.publish(owner, post_text("持ち主", date="2026-03-05 10:00:00 +0900"))
+    assert "持ち主" in (_live_title(site, "/2026/03/05/same/") or "")
+    assert "双子" in (_live_title(site, "/2026/03/01/same/") or "")
+
+
+def test_the_oldest_claim_wins_and_a_claim_that_moved_away_is_dropped(site: Site) -> None:
+    day = "date: 2026-04-01 10:00:00 +0900"
+    owner = "posts/2026-04-01-x.md"
+    first, second = "posts/2026-04-01-x.markdown", "posts/a/2026-04-01-x.md"
+    site.publish(owner, post_text("持ち主", date="2026-04-01 10:00:00 +0900"))
+    site.publish(first, post_text("一番目", date="2026-04-01 10:00:00 +0900"))
+    site.publish(second, post_text("二番目", date="2026-04-01 10:00:00 +0900"))
+    assert site.publisher.store.claims("/2026/04/01/x/") == [first, second]
+    # The first in line moves to its own URL before the owner leaves.
+    site.publish(first, post_text("一番目", extra="permalink: /elsewhere/", date=day[6:]))
+    site.unpublish(owner)
+    assert "二番目" in (_live_title(site, "/2026/04/01/x/") or "")
+    assert "一番目" in (_live_title(site, "/elsewhere/") or "")
+    assert site.publisher.store.claims("/2026/04/01/x/") == []
