@@ -467,7 +467,11 @@ def _redrive(args: argparse.Namespace) -> int:
         return 2
     queue_url, dead_letter_url = resolved
     sqs = _client("sqs", args)
-    total = queue_depth(sqs, dead_letter_url)
+    try:
+        total = queue_depth(sqs, dead_letter_url)
+    except Exception as exc:
+        print(f"tsuzuri: redrive stopped: {_one_line(exc)}", file=sys.stderr)
+        return 1
     if args.limit is not None:
         total = min(total, args.limit)
     with Progress(total, "moved back to the render queue", unit="message") as bar:

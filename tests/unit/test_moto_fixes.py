@@ -46,6 +46,7 @@ ITEM = {
                    "LastEvaluatedKey": {"pk": ITEM["pk"], "sk": ITEM["sk"]}}),
         ("Scan", {"Items": [], "Count": 0, "ScannedCount": 0}),
         ("BatchGetItem", {"Responses": {"t": [ITEM]}, "UnprocessedKeys": {}}),
+        ("TransactGetItems", {"Responses": [{"Item": ITEM}, {}, {"Item": ITEM}]}),
     ],
 )  # fmt: skip
 def test_fast_read_encoding_equals_motos_serializer(operation: str, result: dict[str, Any]) -> None:

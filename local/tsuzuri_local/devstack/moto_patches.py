@@ -283,7 +283,9 @@ def _sorted_partition_query(
     return results, count, last_key
 
 
-FAST_DYNAMODB_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+FAST_DYNAMODB_OPERATIONS = frozenset(
+    {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+)
 
 
 def _wire_json(value: Any) -> Any:

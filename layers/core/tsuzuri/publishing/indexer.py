@@ -216,6 +216,9 @@ class Indexer:
     # Read for the whole batch at once (:meth:`Publisher._prefetch`): source key ->
     # its record and the post it last published, each None when there is none.
     prefetched: Mapping[str, tuple[SourceRecord | None, Post | None]] = field(default_factory=dict)
+    # The site's terms as the batch began (read once for a batch of posts), or None to
+    # read them for each post that has tags or categories.
+    terms: Mapping[str, tuple[str, int]] | None = None
 
     def index(self, change: Change) -> tuple[Outcome, RenderPlan]:
         plan = RenderPlan()
@@ -353,9 +356,10 @@ class Indexer:
         configured = {f"tag/{s}" for s in self.context.site.tag_slugs.values()} | {
             f"category/{s}" for s in self.context.site.category_slugs.values()
         }
+        terms = self.terms if self.terms is not None else self.store.lists.terms()
         return {
             list_id: name
-            for list_id, (name, count) in self.store.lists.terms().items()
+            for list_id, (name, count) in terms.items()
             if count > 0 and list_id not in configured
         }
 

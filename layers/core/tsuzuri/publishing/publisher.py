@@ -44,6 +44,8 @@ __all__ = ["BatchResult", "Change", "Outcome", "Publisher", "Status", "classify_
 
 # Kinds of source file that change the rendering context rather than the index.
 SETTINGS_KINDS = frozenset({"config", "theme"})
+# Reports written at once, as many as the site bucket's page writers.
+REPORT_WORKERS = 16
 
 
 class Publisher:
@@ -117,14 +119,18 @@ class Publisher:
         started = time.perf_counter()
         self._site_builder().render(plan, result)
         render_ms = (time.perf_counter() - started) * 1000
+        reports: list[Outcome] = []
         for change, outcome in applied:
             if outcome.status in {"published", "unpublished", "hidden", "unchanged", "asset"}:
                 outcome.ms += render_ms
             if outcome.status == "failed":
                 result.failed_tokens.extend(t for t in _tokens_for(change, changes))
             elif outcome.status != "stale" and classify_safe(change.key) != "asset":
-                self._report(outcome)
+                reports.append(outcome)
             result.outcomes.append(outcome)
+        # One PUT each, independent of each other: at the same time, as the pages are.
+        with ThreadPoolExecutor(max(1, min(REPORT_WORKERS, len(reports)))) as pool:
+            list(pool.map(self._report, reports))
         return result
 
     def _promote(
@@ -183,6 +189,7 @@ class Publisher:
         indexed: list[tuple[Outcome, RenderPlan]] = []
         run: list[Change] = []
         prefetched = self._prefetch(latest)
+        terms = self.store.lists.terms() if prefetched else None  # once for many posts
         # Keys are independent in phase 1 (each list update is its own transaction),
         # so a batch is indexed in parallel; phase 2 then renders once for all of them.
         with ThreadPoolExecutor(max(1, min(self.workers, len(latest)))) as pool:
@@ -190,14 +197,14 @@ class Publisher:
                 if classify_safe(change.key) not in SETTINGS_KINDS:
                     run.append(change)
                     continue
-                indexed += pool.map(self._indexer(prefetched).index, run)
+                indexed += pool.map(self._indexer(prefetched, terms).index, run)
                 run = []
                 outcome, plan = self._indexer().index(change)
                 self._context = plan.context or self._context
                 if outcome.status == "rejected" and classify_safe(change.key) == "config":
                     self._record_defaults_in_use(change.key)
                 indexed.append((outcome, plan))
-            indexed += pool.map(self._indexer(prefetched).index, run)
+            indexed += pool.map(self._indexer(prefetched, terms).index, run)
         return indexed
 
     def _record_defaults_in_use(self, key: str) -> None:
@@ -271,11 +278,14 @@ class Publisher:
     # Made afresh for each phase: each takes the context (and the clock) as they are when
     # the phase starts, and keeps them to its end.
     def _indexer(
-        self, prefetched: Mapping[str, tuple[SourceRecord | None, Post | None]] | None = None
+        self,
+        prefetched: Mapping[str, tuple[SourceRecord | None, Post | None]] | None = None,
+        terms: Mapping[str, tuple[str, int]] | None = None,
     ) -> Indexer:
         return Indexer(
             context=self._context, store=self.store, source=self.source, output=self.output,
             clock=self.clock, site_overrides=self.site_overrides, prefetched=prefetched or {},
+            terms=terms,
         )  # fmt: skip
 
     def _site_builder(self) -> SiteBuilder:

@@ -24,6 +24,7 @@ import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,6 +46,7 @@ from tsuzuri.rendering.search_index import (
 
 RENDER_ATTEMPTS = 5
 # From this many post pages on, their neighbours are worth trying in one read.
+NEIGHBOUR_READERS = 16
 SPAN_READ_FROM = 5
 
 
@@ -291,6 +293,16 @@ class SiteBuilder:
         span = None
         if len(keys) >= SPAN_READ_FROM:
             span = self.store.lists.span(ALL, keys[0], keys[-1], 3 * len(keys))
+        arounds: dict[str, list[PostSummary]] = {}
+        if span is None and stored:
+            # Independent small reads: at the same time, as the page writes are.
+            wanted = [url for url in urls if url in stored]
+            with ThreadPoolExecutor(min(NEIGHBOUR_READERS, len(wanted))) as pool:
+                found = pool.map(
+                    lambda url: self.store.lists.around(ALL, stored[url].post.sort_key, 1, 2),
+                    wanted,
+                )
+                arounds = dict(zip(wanted, found, strict=True))
         inputs: dict[str, _PageInputs | None] = {}
         for url in urls:
             post = stored.get(url)
@@ -298,7 +310,7 @@ class SiteBuilder:
                 inputs[url] = None
                 continue
             key = post.post.sort_key
-            around = span if span is not None else self.store.lists.around(ALL, key, 1, 2)
+            around = span if span is not None else arounds[url]
             i = bisect_left([m.sort_key for m in around], key) if span is not None else None
             if i is None:
                 here = [n for n, m in enumerate(around) if m.sort_key == key]
