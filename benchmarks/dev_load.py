@@ -83,7 +83,7 @@ def run(posts: int, seed: int, timeout_s: float) -> dict[str, object]:
                 marks["ready"] = now
                 print(f"  {line.strip()} (wall {now:.1f} s)", file=sys.stderr, flush=True)
                 break
-            elif ": " in line and " -> " not in line:
+            elif "not published" in line:
                 rejected += 1
             if time.perf_counter() > deadline:
                 break

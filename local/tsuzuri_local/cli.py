@@ -204,22 +204,31 @@ def _check(args: argparse.Namespace) -> int:
     """The render function's validation, offline, for everything a site folder uploads.
 
     Problems go to stdout, one ``path:line: message`` each (for editors and grep); what
-    passes is listed on stderr with its URL, as Jekyll and Hugo list what they build."""
+    passes is listed on stderr with its URL, as Jekyll and Hugo list what they build.
+    Warnings (``path: warning: message``, on stderr) name what publishes otherwise than
+    the editor may expect; they do not change the exit code."""
     from collections import Counter
 
     from tsuzuri.domain.page import parse_page
     from tsuzuri.domain.post import parse_post
+    from tsuzuri.rendering.i18n import check_ui, missing_description_warning
     from tsuzuri.rendering.overrides import validate_overrides
 
     from tsuzuri_local.devstack.mirror import jekyll_notice, unread_files
     from tsuzuri_local.editor import plan_upload
 
     problems = 0
+    warnings = 0
 
     def report(path: Path, line: int | None, message: str, hint: str | None = None) -> None:
         nonlocal problems
         problems += 1
         print(f"{path}:{line or 1}: {message}" + (f" ({hint})" if hint else ""))
+
+    def warn(path: Path, message: str) -> None:
+        nonlocal warnings
+        warnings += 1
+        print(f"{path}: warning: {message}", file=sys.stderr)
 
     plan = plan_upload(args.paths)
     files = plan.files
@@ -242,6 +251,14 @@ def _check(args: argparse.Namespace) -> int:
             if config.resolve() not in {path.resolve() for path, _key in files}:
                 report(config, getattr(exc, "line", None), str(exc))  # else with the others
             print(f"{config}: invalid, checking with the default settings", file=sys.stderr)
+        else:
+            # The site publishes with these (the entry is ignored, the default is used),
+            # so they are warnings, not problems.
+            for message in check_ui(site):
+                warn(config, message)
+            described = missing_description_warning(site)
+            if described is not None:
+                warn(config, described)
     urls: dict[str, Path] = {}
     overrides: dict[str, tuple[Path, str]] = {}
     passed: list[str] = []
@@ -257,7 +274,10 @@ def _check(args: argparse.Namespace) -> int:
                 overrides[source.slug] = (path, path.read_text(encoding="utf-8-sig"))
             elif source.kind in ("post", "page"):
                 parse = parse_post if source.kind == "post" else parse_page
-                url = parse(source, path.read_bytes(), site).url
+                parsed = parse(source, path.read_bytes(), site)
+                url = parsed.url
+                if parsed.liquid_warning:  # published, with that Liquid shown as text
+                    warn(path, parsed.liquid_warning)
                 if url in urls:
                     report(path, None, f"{url} is also the URL of {urls[url]}", _COLLISION_HINT)
                 else:
@@ -280,8 +300,10 @@ def _check(args: argparse.Namespace) -> int:
     for line in passed:
         print(line, file=sys.stderr)
     counted = ", ".join(f"{n} {_KIND_NAMES[kind]}" for kind, n in sorted(kinds.items()))
+    warned = f", {warnings} warning(s)" if warnings else ""
     print(
-        f"checked {len(files)} file(s){f' ({counted})' if counted else ''}: {problems} problem(s)",
+        f"checked {len(files)} file(s){f' ({counted})' if counted else ''}: "
+        f"{problems} problem(s){warned}",
         file=sys.stderr,
     )
     return 1 if problems else 0

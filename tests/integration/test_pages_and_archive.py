@@ -155,7 +155,7 @@ def test_search_index_is_sharded_by_year_and_updated_incrementally(site: Site) -
         "/search/posts-2025.json",
     ]
     (entry,) = site.json("/search/posts-2025.json")
-    url, title, date, tags, excerpt, headings = entry
+    url, title, date, tags, excerpt, headings, *body = entry  # body: when it has text
     assert (url, title, date, tags) == (
         "/2025/03/01/a/",
         "生成AIの導入",
@@ -166,6 +166,7 @@ def test_search_index_is_sharded_by_year_and_updated_incrementally(site: Site) -
     assert matches("サーバーレス 設計", [title, *tags, excerpt, *headings])
     assert matches("rag", [title, *tags, excerpt, *headings])
     assert not matches("コンテナ", [title, *tags, excerpt, *headings])
+    assert matches("監視", body) and not matches("監視", [title, *tags, excerpt, *headings])
 
     search_page = site.page("/search/")
     assert search_page is not None

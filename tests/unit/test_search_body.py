@@ -8,14 +8,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tsuzuri.domain.model import PostSummary
-from tsuzuri.rendering.search_index import (
-    BODY_CHARS,
-    SHARD_BUDGET_BYTES,
-    body_terms,
-    build_shard,
-    entry,
-    matches,
-)
+from tsuzuri.domain.search_terms import BODY_CHARS, body_terms
+from tsuzuri.rendering.search_index import SHARD_BUDGET_BYTES, build_shard, entry, matches
 
 JST = ZoneInfo("Asia/Tokyo")
 

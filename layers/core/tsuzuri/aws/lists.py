@@ -249,6 +249,10 @@ def _terms_update(
     }
 
 
+# A MONTHS item's compressed cards, kept well inside DynamoDB's 400 KB item limit.
+MONTH_BYTES = 300_000
+
+
 class ListIndex:
     """Bounded reads of the lists: counters, windows by position, months and terms."""
 
@@ -380,8 +384,13 @@ class ListIndex:
 
     # -- months and years (derived, written by the renderer) ------------------------
     def put_month(self, month: str, members: Sequence[PostSummary], version: int) -> None:
-        cards = [summary_fields(m) for m in members]
+        cards = [summary_fields(m, search_text=True) for m in members]
         body = zlib.compress(json.dumps(cards, ensure_ascii=False).encode("utf-8"), 6)
+        if len(body) > MONTH_BYTES:
+            # A month of many long posts: its search terms go before the item would
+            # outgrow DynamoDB's 400 KB (titles, tags, excerpts and headings stay).
+            cards = [summary_fields(m) for m in members]
+            body = zlib.compress(json.dumps(cards, ensure_ascii=False).encode("utf-8"), 6)
         item = {"pk": "MONTHS", "sk": month, "cards": body, "count": len(cards), "built": version}
         self._put_derived(item, version)
 
@@ -476,8 +485,11 @@ def _counter(item: Mapping[str, Any]) -> ListCounter:
     )
 
 
-def summary_fields(summary: PostSummary) -> dict[str, Any]:
-    return {
+def summary_fields(summary: PostSummary, *, search_text: bool = False) -> dict[str, Any]:
+    """A card's fields. ``search_text`` adds the body's search terms, for the cards the
+    search shards are built from only: on every tag and category membership they would
+    multiply the stored bytes and the read units of every list read."""
+    fields = {
         "url": summary.url,
         "title": summary.title,
         "date": summary.date.isoformat(),
@@ -488,6 +500,9 @@ def summary_fields(summary: PostSummary) -> dict[str, Any]:
         "in_sitemap": summary.in_sitemap,
         "headings": list(summary.headings) or None,
     }
+    if search_text:
+        fields["search_text"] = summary.search_text or None
+    return fields
 
 
 def summary_from_fields(item: Mapping[str, Any]) -> PostSummary:
@@ -501,6 +516,8 @@ def summary_from_fields(item: Mapping[str, Any]) -> PostSummary:
         lastmod=datetime.fromisoformat(item["lastmod"]) if item.get("lastmod") else None,
         in_sitemap=bool(item.get("in_sitemap", True)),
         headings=tuple(item.get("headings") or ()),
+        # Only the cards written with it hold one (summary_fields); older ones have none.
+        search_text=str(item.get("search_text") or ""),
     )
 
 
@@ -508,7 +525,9 @@ def member_item(list_id: str, summary: PostSummary) -> dict[str, Any]:
     # The card is one JSON string, not a DynamoDB map: botocore parses (and DynamoDB
     # bills) every typed node of every item, and one string reads about five times
     # faster than the ~30 nodes of a map.
-    fields = summary_fields(summary)
+    # The timeline's members carry the body's search terms: a month's cards are rebuilt
+    # from them (local_month, migrate). Tag and category members leave them out.
+    fields = summary_fields(summary, search_text=list_id == ALL)
     url = fields.pop("url")
     present = {k: v for k, v in fields.items() if v is not None}
     card = json.dumps(present, ensure_ascii=False, separators=(",", ":"))

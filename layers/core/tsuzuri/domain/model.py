@@ -76,6 +76,10 @@ class PostSummary:
     in_sitemap: bool = True
     # h2/h3 texts for the search index (rendering.search_index); not what lists show.
     headings: tuple[str, ...] = field(default=(), compare=False)
+    # The body's search terms (rendering.search_index.body_terms). Not compared: no list
+    # shows them, and a post read back from the store (which does not keep them) must
+    # still compare equal to the same post parsed again.
+    search_text: str = field(default="", compare=False)
 
     @property
     def sort_key(self) -> str:
@@ -117,6 +121,11 @@ class Post:
     signature: str = ""
     # Tag and category names published under another spelling, for the report.
     term_notes: tuple[TermNote, ...] = ()
+    # The body's search terms (rendering.search_index.body_terms), computed at parse time
+    # from the plain text, so the search shard never needs the post's body.
+    search_text: str = ""
+    # Liquid left as text (tsuzuri.domain.liquid), one sentence for the report; "" for none.
+    liquid_warning: str = ""
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -137,6 +146,7 @@ class Post:
             lastmod=self.last_modified_at or self.date,
             in_sitemap=self.sitemap and "noindex" not in (self.robots or ""),
             headings=heading_texts(self.headings),
+            search_text=self.search_text,
         )
 
 
@@ -156,6 +166,8 @@ class Page:
     published: bool = True
     layout: str = "page"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Liquid left as text (tsuzuri.domain.liquid), one sentence for the report; "" for none.
+    liquid_warning: str = ""
 
     @property
     def in_sitemap(self) -> bool:

@@ -87,7 +87,8 @@ def parse_page(source: SourceKey, raw: bytes, site: SiteConfig) -> Page:
             hint="choose another permalink, e.g. /about/",
         )
     # Jekyll runs Liquid on pages too; the supported subset is resolved, the rest stays text.
-    body = render_liquid(front.body, site, first_line=front.body_line).text
+    liquid = render_liquid(front.body, site, first_line=front.body_line)
+    body = liquid.text
     if source.key.lower().endswith(".html"):
         rendered = sanitize_html(body, heading_ids=site.heading_ids)
     else:
@@ -110,4 +111,5 @@ def parse_page(source: SourceKey, raw: bytes, site: SiteConfig) -> Page:
         published=fields.boolean("published", default=True),
         layout=fields.text("layout") or "page",
         extra=extra,
+        liquid_warning=liquid.warning or "",
     )

@@ -20,7 +20,7 @@ from tsuzuri.domain.limits import (
     MAX_TERM_CHARS,
 )
 from tsuzuri.domain.liquid import render_liquid
-from tsuzuri.domain.model import Post, Term, TermKind, TermNote, TermNoteReason
+from tsuzuri.domain.model import Post, Term, TermKind, TermNote, TermNoteReason, heading_texts
 from tsuzuri.domain.permalink import (
     expand_permalink,
     jekyll_categories,
@@ -28,6 +28,7 @@ from tsuzuri.domain.permalink import (
     reserved_path,
 )
 from tsuzuri.domain.relatedness import signature_of
+from tsuzuri.domain.search_terms import body_terms
 from tsuzuri.domain.site_config import SiteConfig
 from tsuzuri.domain.slugs import jekyll_slug, looks_like_path, term_fold, term_slug
 from tsuzuri.domain.text import is_blank, reading_time_minutes, truncate
@@ -119,6 +120,13 @@ def parse_post(source: SourceKey, raw: bytes, site: SiteConfig, *, size: int | N
         extra=passthrough_fields(front.data),
         signature=signature_of(f"{title}\n{rendered.text}"),
         term_notes=tuple(notes),
+        # What the shard shows already (title, tags, headings) is left out of the body's
+        # terms, so their characters go to words found nowhere else.
+        search_text=body_terms(
+            rendered.text,
+            seen=[title, *(t.name for t in tags), *heading_texts(rendered.headings)],
+        ),
+        liquid_warning=liquid.warning or "",
     )
 
 
