@@ -147,6 +147,7 @@ def related_mapping(template: dict[str, Any]) -> dict[str, Any]:
         "max_retries": int(event.get("MaximumRetryAttempts", -1)),
         "bisect": bool(event.get("BisectBatchOnFunctionError", False)),
         "starting_position": str(event.get("StartingPosition", "LATEST")),
+        "window_s": float(event.get("MaximumBatchingWindowInSeconds", 0)),
         "report_failures": "ReportBatchItemFailures" in event.get("FunctionResponseTypes", []),
     }
 
@@ -216,6 +217,9 @@ class StreamPump:
     max_retries: int = 3
     bisect: bool = True
     starting_position: str = "TRIM_HORIZON"
+    # MaximumBatchingWindowInSeconds: the background loop gathers records this long (or
+    # up to batch_size) before it invokes, as Lambda's poller does; drain() does not wait.
+    window_s: float = 0.0
     on_failure: Callable[[dict[str, Any]], None] = lambda _message: None
     # Called with the records delivered so far whenever a poll finds the stream quiet.
     on_quiet: Callable[[int], None] = lambda _delivered: None
@@ -226,11 +230,13 @@ class StreamPump:
     records_delivered: int = 0
     failures_sent: int = 0
     _iterators: dict[str, str | None] = field(default_factory=dict)
+    _held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _held_since: dict[str, float] = field(default_factory=dict)
 
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
-                if not self.poll(until=self.stop_event):
+                if not self.poll(until=self.stop_event, gather=True):
                     self.on_quiet(self.records_delivered)
                     self.stop_event.wait(POLL_SECONDS)
             except Exception as exc:
@@ -251,10 +257,11 @@ class StreamPump:
                 return total
         raise RuntimeError("the stream did not go quiet: the handler may be re-triggering itself")
 
-    def poll(self, until: threading.Event | None = None) -> int:
-        """Read what is new on every shard and deliver it. Returns records read. With
-        ``until``, stop between pages once it is set (the background loop's stop; an
-        explicit poll or drain after a stop still reads everything)."""
+    def poll(self, until: threading.Event | None = None, *, gather: bool = False) -> int:
+        """Read what is new on every shard and deliver it. Returns records read (and
+        still gathered). With ``until``, stop between pages once it is set (the
+        background loop's stop; an explicit poll or drain after a stop still reads
+        everything). With ``gather``, records wait for the batching window."""
         read = 0
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
@@ -276,11 +283,24 @@ class StreamPump:
                 self.records_read += len(records)
                 events = [lambda_stream_record(r, self.stream_arn, self.region) for r in records]
                 wanted = [e for e in events if self._wanted(e)]
-                self.records_delivered += len(wanted)
-                self._deliver(shard_id, wanted)
+                held = self._held.setdefault(shard_id, [])
+                if wanted and not held:
+                    self._held_since[shard_id] = time.monotonic()
+                held += wanted
+                if not gather or len(held) >= self.batch_size:
+                    self._release(shard_id)
                 if len(records) < 1000:
                     break  # caught up for now; the next poll goes on from here
-        return read
+        for shard_id, held in self._held.items():
+            waited = time.monotonic() - self._held_since.get(shard_id, 0.0)
+            if held and (not gather or waited >= self.window_s):
+                self._release(shard_id)
+        return read + sum(len(held) for held in self._held.values())
+
+    def _release(self, shard_id: str) -> None:
+        batch, self._held[shard_id] = self._held.get(shard_id, []), []
+        self.records_delivered += len(batch)
+        self._deliver(shard_id, batch)
 
     def _wanted(self, record: dict[str, Any]) -> bool:
         return not self.filters or any(matches_filter(p, record) for p in self.filters)
