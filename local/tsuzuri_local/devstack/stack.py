@@ -8,13 +8,16 @@ happen in; what has been started is kept in one place so that a failure at any s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ from tsuzuri_local.devstack.pumps import (
     related_mapping,
 )
 from tsuzuri_local.devstack.runtime import (
+    LambdaContext,
     handler_environment,
     load_handler,
     quiet_local_warnings,
@@ -49,6 +53,10 @@ HOST = "127.0.0.1"
 LOCAL_KEY = "tsuzuri-local"
 # How often the dead-letter queue is looked at (one cheap call to the local endpoint).
 DEAD_LETTER_POLL_S = 2.0
+# How often the scheduled posts' tick runs: twice as often as the template's
+# rate(1 minute), so that a post dated a minute ahead shows in the preview within
+# about 30 s of its date (plus the render queue's time).
+SCHEDULE_TICK_S = 30.0
 
 
 @dataclass
@@ -120,6 +128,8 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
         # One invocation at a time: moto's DynamoDB backend is not safe for concurrent
         # transactions (AWS runs up to MaximumConcurrency; the core is built for that).
         started.thread(render.run, "render-pump")
+        # The same handler the pump calls, as the template's schedule invokes it.
+        started.thread(_tick_scheduled_posts, "scheduled-posts", render.handler, started.stop)
         related = _related_pump(aws, console, started.stop)
         started.thread(related.run, "related-pump")
         preview.start()
@@ -269,6 +279,38 @@ def _watch_dead_letters(aws: _Aws, console: Console, stop: threading.Event) -> N
         if waiting > seen:
             console.dead_lettered(waiting - seen, waiting, url.rsplit("/", 1)[-1], command)
         seen = waiting
+
+
+def scheduled_event(template: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The event the template's schedule sends the render function (its target's
+    ``Input``), with the context attributes EventBridge Scheduler fills in."""
+    target = template["Resources"]["ScheduledPostsSchedule"]["Properties"]["Target"]
+    text = str(target["Input"])
+    for name, value in {
+        "scheduled-time": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "schedule-arn": f"arn:aws:scheduler:{REGION}:123456789012:schedule/tsuzuri-dev/"
+        "scheduled-posts",
+        "execution-id": uuid.uuid4().hex[:16],
+    }.items():
+        text = text.replace(f"<aws.scheduler.{name}>", value)
+    event: dict[str, Any] = json.loads(text)
+    return event
+
+
+def _tick_scheduled_posts(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], stop: threading.Event
+) -> None:
+    """EventBridge Scheduler's part: the scheduled posts' tick, every SCHEDULE_TICK_S.
+    The handler only queues what is due; the render pump publishes it."""
+    from tsuzuri_local.provision import load_template
+
+    template = load_template()
+    while not stop.wait(SCHEDULE_TICK_S):
+        try:
+            handler(scheduled_event(template, datetime.now(UTC)), LambdaContext("tsuzuri-render"))
+        except Exception as exc:  # as in AWS, the next tick tries again
+            if not stop.is_set():
+                print(f"scheduled posts: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
 def _follow(mirror: FolderMirror, stop: threading.Event) -> None:

@@ -16,6 +16,7 @@ pk                 sk               holds
 ``PAGE#<url>``     ``PAGE``         a static page (fields and zlib body); owning it claims the URL
 ``PAGES``          ``<url>``        the page index (title, source key, lastmod) for the sitemap
 ``SITE``           ``CONFIG``       the site config the pages were last rendered with
+``SCHEDULED``      ``<utc>#<key>``  a post hidden until its date: the tick publishes it
 =================  ===============  ==================================================
 
 A post's item, its body, its memberships and the list counters change in one
@@ -28,10 +29,11 @@ moved, another render raced it and it renders again (see
 from __future__ import annotations
 
 import json
+import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -73,6 +75,16 @@ class StoredPost:
 
     post: Post
     related: tuple[PostSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledPost:
+    """A post hidden because it is dated in the future: ``key`` is the object as
+    uploaded (``_posts/...`` stays so), ``token`` tells this write from a later one."""
+
+    key: str
+    at: str
+    token: str
 
 
 def sequencer_newer(candidate: str, current: str) -> bool:
@@ -527,6 +539,55 @@ class PostStore:
             TableName=self.table.name,
             Key={"pk": {"S": "OUTBOX"}, "sk": {"S": reference}},
         )
+
+    # -- scheduled posts: one item per (date, key), due ones found by one Query -----
+    def schedule_post(self, key: str, at: datetime) -> None:
+        """Record that ``key`` is hidden until ``at``. A later date is a new item: the
+        old one comes due first, and its re-index finds the post still in the future."""
+        stamp = utc_stamp(at)
+        item = {"pk": "SCHEDULED", "sk": f"{stamp}#{key}", "key": key, "at": stamp}
+        # A fresh token on every write: a tick deletes the item only if it is still the
+        # one it read, never a rewrite by a render that ran in between.
+        item["token"] = uuid.uuid4().hex
+        self.table.call("put_item", TableName=self.table.name, Item=dump_item(item))
+
+    def due_posts(self, now: datetime, *, limit: int) -> list[ScheduledPost]:
+        """The scheduled posts dated ``now`` or earlier, oldest first, at most ``limit``:
+        one bounded Query of the partition, never a scan."""
+        # "$" sorts right after "#": every stamp up to and including now's, whatever key.
+        bound = utc_stamp(now) + "$"
+        items = self.table.query_raw(
+            "pk = :pk AND sk < :bound",
+            {":pk": {"S": "SCHEDULED"}, ":bound": {"S": bound}},
+            forward=True,
+            limit=limit,
+        )
+        return [ScheduledPost(str(i["key"]), str(i["at"]), str(i["token"])) for i in items]
+
+    def unschedule_post(self, entry: ScheduledPost) -> bool:
+        """Delete the item if it is still the write ``entry`` was read from; False when
+        it was written again meanwhile (the newer write stays)."""
+        try:
+            self.table.call(
+                "delete_item",
+                TableName=self.table.name,
+                Key={"pk": {"S": "SCHEDULED"}, "sk": {"S": f"{entry.at}#{entry.key}"}},
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={":token": {"S": entry.token}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A sortable UTC time: fixed width with microseconds, so that the string order of
+    scheduled items is their time order and a post dated within a second is not due
+    before its date."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _post_fields(post: Post) -> dict[str, Any]:

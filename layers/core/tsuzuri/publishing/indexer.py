@@ -281,6 +281,12 @@ class Indexer:
         if not post.published or (post.date > now and not self.context.site.future):
             hidden = SourceRecord(source.key, None, "hidden", change.sequencer)
             self._retract_or_record(previous, hidden, plan)
+            if post.published:
+                # Due at its date, the scheduler's tick re-publishes the key through the
+                # render queue (tsuzuri.publishing.schedule). Written after the record,
+                # so a crash between the two fails the event and its retry writes both.
+                # The key as uploaded: the tick reads the object by it.
+                self.store.schedule_post(change.key, post.date)
             why = (
                 "published: false" if not post.published else "dated in the future (future: false)"
             )
@@ -346,6 +352,8 @@ class Indexer:
             raise TransientError(f"{change.key} changed while it was published; will retry")
         status: Status = "published" if changed else "unchanged"
         notes = tuple(note.message for note in post.term_notes)
+        if post.liquid_warning:  # published, with that Liquid shown as text
+            notes += (post.liquid_warning,)
         return Outcome(change.key, status, url=post.url, notes=notes)
 
     def _known_names(self, post: Post) -> dict[str, str]:
@@ -536,7 +544,8 @@ class Indexer:
         self.store.put_source(
             source.key, url=page.url, state="published", sequencer=change.sequencer
         )
-        return Outcome(change.key, "published", url=page.url)
+        notes = (page.liquid_warning,) if page.liquid_warning else ()
+        return Outcome(change.key, "published", url=page.url, notes=notes)
 
     def _retract_page(self, url: str, source_key: str, plan: RenderPlan) -> None:
         if self.store.delete_page(url, source_key):
