@@ -16,12 +16,12 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tsuzuri.aws.clients import Clients, make_clients
+from tsuzuri.aws.clients import make_clients
 from tsuzuri.errors import InvalidMessage
 from tsuzuri.publishing.batch import RebuildDone, RenderBatch, RenderBatchResult, RenderService
 from tsuzuri.publishing.publisher import Change
 from tsuzuri.publishing.rebuild import RebuildRequest
-from tsuzuri.publishing.schedule import is_tick, publish_due
+from tsuzuri.publishing.schedule import is_tick
 from tsuzuri.publishing.wiring import build_render_service
 from tsuzuri.settings import Settings
 
@@ -39,18 +39,11 @@ _METRIC_BY_STATUS = {
 }
 
 
-# What service() was built from, for the tick: set with it, so that it is always the
-# one of the service in use (tests and the local stack clear service's cache).
-_built: tuple[Settings, Clients] | None = None
-
-
 @cache
 def service() -> RenderService:
     """Built once per execution environment: settings are validated at cold start."""
-    global _built
     settings = Settings.from_env()
     clients = make_clients(endpoint_url=settings.aws_endpoint_url, region=settings.region)
-    _built = (settings, clients)
     return build_render_service(settings, clients)
 
 
@@ -66,13 +59,7 @@ def tick(event: dict[str, Any]) -> dict[str, Any]:
     """Queue the scheduled posts now due on the render queue, where they are published
     like any upload. An error (the queue refused some) fails the invocation: the items
     stay, the next tick sends them, and the error alarm has seen it."""
-    publisher = service().publisher
-    assert _built is not None  # set by service()
-    settings, clients = _built
-    done = publish_due(
-        publisher.store, clients.sqs, settings.render_queue_url,
-        bucket=settings.source_bucket, now=publisher.clock(),
-    )  # fmt: skip
+    done = service().publish_due()
     if done.due:
         logger.info(
             "scheduled posts due",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from tsuzuri_local.devstack.runtime import handler_environment, load_handler
 from tsuzuri_local.provision import LocalStack, provision
 
 from tests.support.site import post_text
+from tests.support.waiting import eventually
 
 BAD = """title: つづり
 description: ノート
@@ -102,16 +102,6 @@ def dev(moto_endpoint: str, clients: Clients, monkeypatch: pytest.MonkeyPatch) -
     handler.service.cache_clear()
 
 
-def _eventually(check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def test_a_bad_config_is_reported_and_the_posts_publish_with_the_defaults(dev: Stack) -> None:
     # The broken file is in the bucket before the function's first cold start, as on
     # `tsuzuri dev`'s first load: it must not stop the function from starting.
@@ -120,17 +110,18 @@ def test_a_bad_config_is_reported_and_the_posts_publish_with_the_defaults(dev: S
     dev.put("posts/2026-02-12-next.md", post_text("次の記事", date="2026-02-12 09:00:00 +0900"))
 
     # The default permalink, the date in Asia/Tokyo: 20:59 UTC is the next day.
-    _eventually(lambda: dev.page("2026/02/12/hello/index.html"))
-    _eventually(lambda: dev.page("2026/02/12/next/index.html"))
-    report = _eventually(lambda: dev.report("_config.yml"))
+    eventually(lambda: dev.page("2026/02/12/hello/index.html"), timeout=30)
+    eventually(lambda: dev.page("2026/02/12/next/index.html"), timeout=30)
+    report = eventually(lambda: dev.report("_config.yml"), timeout=30)
     assert report["status"] == "rejected"
     assert report["line"] == 5  # permalink: is on line 5
     assert ":titel is not a Jekyll placeholder" in report["problem"]
     assert report["code"] == "bad-config"
-    _eventually(
-        lambda: (dev.report("posts/2026-02-11-hello.md") or {}).get("status") == "published"
+    eventually(
+        lambda: (dev.report("posts/2026-02-11-hello.md") or {}).get("status") == "published",
+        timeout=30,
     )
-    assert _eventually(lambda: dev.depth(dev.stack.queue_url) == 0)
+    assert eventually(lambda: dev.depth(dev.stack.queue_url) == 0, timeout=30)
     assert dev.depth(dev.stack.dead_letter_url) == 0
     assert dev.failed == []  # not a retry: a report
 
@@ -138,16 +129,19 @@ def test_a_bad_config_is_reported_and_the_posts_publish_with_the_defaults(dev: S
     # also by an instance that starts only now and finds the fixed file in the bucket.
     dev.handler.service.cache_clear()
     dev.put("_config.yml", BAD.replace("/:year/:titel/", "pretty"))
-    fixed = _eventually(lambda: (r := dev.report("_config.yml")) and r["status"] == "config" and r)
+    fixed = eventually(
+        lambda: (r := dev.report("_config.yml")) and r["status"] == "config" and r, timeout=30
+    )
     assert fixed["rebuild"] == "reindex"
-    _eventually(lambda: dev.page("ai/2026/02/12/hello/index.html"))
-    _eventually(
+    eventually(lambda: dev.page("ai/2026/02/12/hello/index.html"), timeout=30)
+    eventually(
         lambda: (
             (dev.report("posts/2026-02-11-hello.md") or {}).get("url") == "/ai/2026/02/12/hello/"
-        )
+        ),
+        timeout=30,
     )
-    _eventually(lambda: dev.page("2026/02/12/hello/index.html") is None)
-    _eventually(lambda: dev.depth(dev.stack.queue_url) == 0)
+    eventually(lambda: dev.page("2026/02/12/hello/index.html") is None, timeout=30)
+    eventually(lambda: dev.depth(dev.stack.queue_url) == 0, timeout=30)
     assert dev.depth(dev.stack.dead_letter_url) == 0
     assert dev.failed == []
 
@@ -155,6 +149,6 @@ def test_a_bad_config_is_reported_and_the_posts_publish_with_the_defaults(dev: S
 def test_a_jekyll_permalink_style_is_accepted(dev: Stack) -> None:
     dev.put("_config.yml", BAD.replace("/:year/:titel/", "pretty"))
     dev.put("posts/2026-02-11-hello.md", post_text("最初の記事", categories="AI News"))
-    _eventually(lambda: dev.page("ai/news/2026/02/12/hello/index.html"))
-    _eventually(lambda: (dev.report("_config.yml") or {}).get("status") == "config")
+    eventually(lambda: dev.page("ai/news/2026/02/12/hello/index.html"), timeout=30)
+    eventually(lambda: (dev.report("_config.yml") or {}).get("status") == "config", timeout=30)
     assert dev.depth(dev.stack.dead_letter_url) == 0

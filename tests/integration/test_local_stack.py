@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from tsuzuri_local.devstack.runtime import load_handler
 from tsuzuri_local.provision import LocalStack, load_template, plan_from_template, provision
 
 from tests.support.site import post_text
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,16 +83,6 @@ def _page(running: Running, key: str) -> str | None:
     return str(obj["Body"].read().decode())
 
 
-def _eventually(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def test_the_local_stack_is_built_from_template_yaml(local: Running) -> None:
     template = load_template()["Resources"]
     plan = plan_from_template(load_template())
@@ -151,11 +141,11 @@ def test_a_delete_in_the_versioned_bucket_unpublishes(local: Running) -> None:
     local.clients.s3.put_object(
         Bucket=settings.source_bucket, Key=key, Body=post_text("消す").encode()
     )
-    _eventually(lambda: _page(local, "2026/02/12/gone/index.html"))
+    eventually(lambda: _page(local, "2026/02/12/gone/index.html"), timeout=20)
 
     local.clients.s3.delete_object(Bucket=settings.source_bucket, Key=key)
 
-    _eventually(lambda: _page(local, "2026/02/12/gone/index.html") is None)
+    eventually(lambda: _page(local, "2026/02/12/gone/index.html") is None, timeout=20)
     assert "/2026/02/12/gone/" not in (_page(local, "index.html") or "")
 
 
@@ -167,7 +157,7 @@ def test_rebuild_re_renders_every_page_through_the_queue(
         key = f"posts/2026-01-0{day}-r{day}.md"
         text = post_text(f"再構築{day}", date=f"2026-01-0{day} 10:00:00 +0900")
         local.clients.s3.put_object(Bucket=settings.source_bucket, Key=key, Body=text.encode())
-    _eventually(lambda: _page(local, "2026/01/02/r2/index.html"))
+    eventually(lambda: _page(local, "2026/01/02/r2/index.html"), timeout=20)
     # Pages lost from the site bucket come back from the table alone.
     local.clients.s3.delete_object(Bucket=settings.site_bucket, Key="2026/01/01/r1/index.html")
     local.clients.s3.delete_object(Bucket=settings.site_bucket, Key="index.html")
@@ -201,8 +191,8 @@ def test_a_config_change_re_renders_through_the_queue_and_a_broken_one_is_kept_o
     put(Bucket=source, Key="posts/2026-01-01-c1.md",
         Body=post_text("設定の記事", categories="AI最新ニュース").encode())  # fmt: skip
     put(Bucket=source, Key="pages/about.md", Body=b"---\ntitle: About\n---\nhello\n")
-    _eventually(lambda: _page(local, "2026/02/12/c1/index.html"))
-    _eventually(lambda: _page(local, "about/index.html"))  # pages/ reaches the queue
+    eventually(lambda: _page(local, "2026/02/12/c1/index.html"), timeout=20)
+    eventually(lambda: _page(local, "about/index.html"), timeout=20)  # pages/ reaches the queue
     assert _page(local, "category/latest/index.html") is None
 
     config = "title: 新しい名前\ncategory_slugs:\n  AI最新ニュース: latest\n"
@@ -210,25 +200,26 @@ def test_a_config_change_re_renders_through_the_queue_and_a_broken_one_is_kept_o
     put(Bucket=source, Key="_config.yml", Body=config.encode())
 
     # A slug changed: every post is parsed again (re-index), every page re-rendered.
-    _eventually(lambda: _page(local, "category/latest/index.html"))
-    post = _eventually(
-        lambda: (p := _page(local, "2026/02/12/c1/index.html")) and "新しい名前" in p and p
+    eventually(lambda: _page(local, "category/latest/index.html"), timeout=20)
+    post = eventually(
+        lambda: (p := _page(local, "2026/02/12/c1/index.html")) and "新しい名前" in p and p,
+        timeout=20,
     )
     assert 'href="/category/latest/"' in post
     assert '<a href="/about/">About</a>' in post
-    _eventually(lambda: "新しい名前" in (_page(local, "about/index.html") or ""))
-    _eventually(lambda: _page(local, "category/ai最新ニュース/index.html") is None)
+    eventually(lambda: "新しい名前" in (_page(local, "about/index.html") or ""), timeout=20)
+    eventually(lambda: _page(local, "category/ai最新ニュース/index.html") is None, timeout=20)
     report = _report(local, "_config.yml")
     assert report["status"] == "config" and report["rebuild"] == "reindex"
 
     put(Bucket=source, Key="_config.yml", Body=b"title: [broken\n")
-    rejected = _eventually(
-        lambda: (r := _report(local, "_config.yml")) and r["status"] == "rejected" and r
+    rejected = eventually(
+        lambda: (r := _report(local, "_config.yml")) and r["status"] == "rejected" and r, timeout=20
     )
     assert "cannot be parsed" in rejected["problem"]
     # The site keeps the last valid settings, for new posts too.
     put(Bucket=source, Key="posts/2026-01-02-c2.md", Body=post_text("次の記事").encode())
-    after = _eventually(lambda: _page(local, "2026/02/12/c2/index.html"))
+    after = eventually(lambda: _page(local, "2026/02/12/c2/index.html"), timeout=20)
     assert "新しい名前" in after
 
 
@@ -236,22 +227,25 @@ def test_a_theme_override_reaches_every_page_through_the_queue(local: Running) -
     source = local.stack.settings.source_bucket
     put = local.clients.s3.put_object
     put(Bucket=source, Key="posts/2026-01-01-t1.md", Body=post_text("テーマの記事").encode())
-    packaged = _eventually(lambda: _page(local, "2026/02/12/t1/index.html"))
+    packaged = eventually(lambda: _page(local, "2026/02/12/t1/index.html"), timeout=20)
     post = (ROOT / "templates/post.html.j2").read_text(encoding="utf-8")
     cta = post.replace("{{ body }}\n</div>", '{{ body }}\n</div>\n<aside class="cta">相談</aside>')
     put(Bucket=source, Key="theme/post.html.j2", Body=cta.encode())
-    _eventually(lambda: 'class="cta"' in (_page(local, "2026/02/12/t1/index.html") or ""))
+    eventually(
+        lambda: 'class="cta"' in (_page(local, "2026/02/12/t1/index.html") or ""), timeout=20
+    )
     assert _report(local, "theme/post.html.j2")["rebuild"] == "pages"
 
     put(Bucket=source, Key="theme/post.html.j2", Body=b"{% if %}\n")
-    rejected = _eventually(
-        lambda: (r := _report(local, "theme/post.html.j2")) and r["status"] == "rejected" and r
+    rejected = eventually(
+        lambda: (r := _report(local, "theme/post.html.j2")) and r["status"] == "rejected" and r,
+        timeout=20,
     )
     assert rejected["code"] == "bad-theme" and rejected["line"] == 1
     assert 'class="cta"' in (_page(local, "2026/02/12/t1/index.html") or "")
 
     local.clients.s3.delete_object(Bucket=source, Key="theme/post.html.j2")
-    _eventually(lambda: _page(local, "2026/02/12/t1/index.html") == packaged)
+    eventually(lambda: _page(local, "2026/02/12/t1/index.html") == packaged, timeout=20)
 
 
 def test_what_keeps_failing_lands_in_the_dead_letter_queue(local: Running) -> None:
@@ -270,7 +264,7 @@ def test_what_keeps_failing_lands_in_the_dead_letter_queue(local: Running) -> No
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) == 1
 
-    assert _eventually(dead_lettered, timeout=30)
+    assert eventually(dead_lettered, timeout=30)
     deliveries = sum(bodies.count(poison) for bodies in local.invocations)
     assert deliveries == 5  # maxReceiveCount deliveries, then the DLQ
     message = local.sqs.receive_message(QueueUrl=local.stack.dead_letter_url)["Messages"][0]

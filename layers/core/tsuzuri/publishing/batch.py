@@ -16,6 +16,7 @@ from tsuzuri.errors import TransientError
 from tsuzuri.publishing.current import KeptCurrent
 from tsuzuri.publishing.publisher import BatchResult, Change, Outcome
 from tsuzuri.publishing.rebuild import RebuildRequest, config_requests, enqueue
+from tsuzuri.publishing.schedule import TickResult, publish_due
 
 if TYPE_CHECKING:
     from tsuzuri.aws.clients import Clients
@@ -96,6 +97,15 @@ class RenderService:
                 # Through the rebuild path: the queue's batching, retries and dead-letter.
                 done.queued.append(RebuildQueued(outcome, self._queue(outcome.rebuild)))
         return done
+
+    def publish_due(self) -> TickResult:
+        """The scheduler's tick: put the scheduled posts now due on the render queue,
+        where they are published like any upload (:mod:`tsuzuri.publishing.schedule`)."""
+        publisher = self.publisher
+        return publish_due(
+            publisher.store, self._clients.sqs, self._queue_url,
+            bucket=publisher.source.name, now=publisher.clock(),
+        )  # fmt: skip
 
     def rebuild(self, request: RebuildRequest) -> RebuildDone:
         """Re-index the request's source files, then re-render its posts (and lists)."""

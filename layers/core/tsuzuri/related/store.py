@@ -278,10 +278,7 @@ class RelatedStore:
         )
 
     def delete_entries(self, sort_key: str, list_ids: Iterable[str]) -> None:
-        self.table.batch_write(
-            {"DeleteRequest": {"Key": {"pk": {"S": ENTRY + i}, "sk": {"S": sort_key}}}}
-            for i in list_ids
-        )
+        self.delete_entries_of([(sort_key, list_ids)])
 
     def delete_entries_of(self, positions: Iterable[tuple[str, Iterable[str]]]) -> None:
         """The entries at (sort key, list ids) of many posts, in as few batches as can be."""
