@@ -42,7 +42,7 @@ class Rule:
     skip: int = 0  # let this many matching requests through first
     seen: int = 0
     fired: int = 0
-    started: int = 0
+    chosen: set[str] = field(default_factory=set)
 
     def matches(self, event_name: str, request: Any) -> bool:
         service, operation = self.operation.split(".")
@@ -55,14 +55,22 @@ class Rule:
         if self.seen <= self.skip:
             return False
         if self.calls:
-            header = request.headers.get("amz-sdk-request", b"")
-            first_attempt = b"attempt=1;" in (
-                header if isinstance(header, bytes) else header.encode()
-            )
-            if first_attempt:
-                self.started += 1
-            return self.started <= self.calls
+            # botocore's invocation id is one call's, the same on each of its retries:
+            # the chosen calls stay chosen while other threads' calls start in between
+            invocation = _header(request, "amz-sdk-invocation-id")
+            if invocation in self.chosen:
+                return True
+            first_attempt = "attempt=1;" in _header(request, "amz-sdk-request")
+            if first_attempt and len(self.chosen) < self.calls:
+                self.chosen.add(invocation)
+                return True
+            return False
         return self.times < 0 or self.fired < self.times
+
+
+def _header(request: Any, name: str) -> str:
+    value = request.headers.get(name, b"")
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _STATUS = {
