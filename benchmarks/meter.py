@@ -52,6 +52,8 @@ class Meter:
         self.calls: collections.Counter[str] = collections.Counter()
         self.call_ms: collections.Counter[str] = collections.Counter()
         self.puts: collections.Counter[str] = collections.Counter()  # bucket -> PutObject
+        self.put_keys: list[str] = []  # what a publish wrote, to see which pages it touched
+        self.queried: collections.Counter[str] = collections.Counter()  # partition kind -> Query
         self.rru = 0.0
         self.wru = 0.0
         self.items_read = 0
@@ -88,6 +90,7 @@ class Meter:
     def _count(self, name: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         if name == "PutObject":
             self.puts[params.get("Bucket", "?")] += 1
+            self.put_keys.append(params.get("Key", "?"))
         elif name == "CreateInvalidation":
             self.invalidations += 1
             batch = params.get("InvalidationBatch", {})
@@ -120,6 +123,7 @@ class Meter:
             self._read(name, 1 if item else 0)
         elif name in ("Query", "Scan"):
             items = parsed.get("Items", [])
+            self.queried[_partition_kind(params)] += 1
             self.rru += max(1, math.ceil(sum(item_bytes(i) for i in items) / 4096))
             self._read(name, len(items))
         elif name == "BatchGetItem":
@@ -150,6 +154,8 @@ class Meter:
                 "calls": dict(self.calls),
                 "call_ms": {k: round(v, 1) for k, v in self.call_ms.items()},
                 "puts": dict(self.puts),
+                "put_keys": sorted(self.put_keys),
+                "queried": dict(self.queried),
                 "rru": self.rru,
                 "wru": self.wru,
                 "items_read": self.items_read,
@@ -161,6 +167,20 @@ class Meter:
                 "invalidations": self.invalidations,
                 "invalidation_paths": self.invalidation_paths,
             }
+
+
+def _partition_kind(params: dict[str, Any]) -> str:
+    """The queried partition without its variable part: ``RX#tag/*``, ``MEMBERS#all``."""
+    values = params.get("ExpressionAttributeValues", {})
+    pk = next((v.get("S", "") for k, v in sorted(values.items()) if "pk" in k.lower()), "")
+    if not pk:
+        pk = next((v.get("S", "") for v in values.values() if "S" in v), "?")
+    head, _, rest = pk.partition("#")
+    if rest.startswith(("tag/", "category/")):
+        rest = rest.split("/", 1)[0] + "/*"
+    elif rest and head not in ("MEMBERS", "LIST"):
+        rest = "*"
+    return f"{head}#{rest}" if rest else head
 
 
 def _write_units(item: dict[str, Any]) -> int:

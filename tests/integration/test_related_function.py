@@ -807,6 +807,55 @@ def test_a_bulk_rebuild_writes_what_the_incremental_path_would(related: Related)
     assert related_links(site.page("/2026/08/01/p1/") or "")[0] == "/2026/08/03/p3/"
 
 
+def test_a_list_moved_by_another_writer_before_the_flush_is_recomputed(
+    related: Related, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync computes every list it touches and writes them in one transaction. Another
+    writer moves one of those lists meanwhile: that list (and only it) is read again
+    and recomputed, the others are written in the same flush, and every list ends equal
+    to a full recomputation."""
+    from tsuzuri.related.store import RelatedStore
+
+    site = related.site
+    for day in range(1, 7):
+        site.publish(
+            f"posts/2026-09-0{day}-p{day}.md",
+            post_text(f"P{day}", date=f"2026-09-0{day} 10:00:00 +0900", tags="[AWS, Lambda]"),
+        )
+    related.drain()
+    site.publish(
+        "posts/2026-09-08-new.md",
+        post_text("New", date="2026-09-08 10:00:00 +0900", tags="[AWS, Lambda]"),
+    )
+    original = RelatedStore.write_lists
+    flushes: list[list[str]] = []
+    moved_by_other: list[str] = []
+
+    def write_lists(self: RelatedStore, writes: Any) -> set[str]:
+        owners = [w.state.url for w in writes]
+        flushes.append(owners)
+        others = [o for o in owners if o != "/2026/09/08/new/"]
+        if not moved_by_other and others:
+            moved_by_other.append(others[0])
+            self.table.call(
+                "update_item",
+                TableName=self.table.name,
+                Key={"pk": {"S": f"POST#{others[0]}"}, "sk": {"S": "RELATED"}},
+                UpdateExpression="ADD #rev :one",
+                ExpressionAttributeNames={"#rev": "rev"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        return original(self, writes)
+
+    monkeypatch.setattr(RelatedStore, "write_lists", write_lists)
+    related.drain()
+    assert moved_by_other, "the new post entered no other list"
+    assert len(flushes[0]) > 1, "the lists of one sync were not written together"
+    assert flushes[1] == moved_by_other, "only the moved list is recomputed"
+    assert stored_lists(related) == expected_lists(related)
+    assert related.failures == []
+
+
 def test_a_sync_that_stopped_half_way_is_redone_in_full(
     related: Related, monkeypatch: pytest.MonkeyPatch
 ) -> None:

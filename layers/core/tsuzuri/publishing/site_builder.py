@@ -261,8 +261,14 @@ class SiteBuilder:
         post, its related list and its two neighbours, so after writing, those are read
         again and only the pages whose inputs moved are rendered once more. Whichever
         render writes last has checked that what it wrote was current.
+
+        Every change of a timeline membership moves the ``all`` version in the same
+        transaction, so when the version read before the neighbours is still the
+        version after the writes, no neighbour moved: the check then reads the posts and
+        their lists only (one batch read instead of two queries a page).
         """
         written: set[str] = set()
+        version = self.store.lists.versions([ALL])[ALL]
         shown = self._post_page_inputs(sorted(urls))
         mine: dict[str, str] = {}
         for _attempt in range(RENDER_ATTEMPTS):
@@ -272,13 +278,29 @@ class SiteBuilder:
             self._write(changed, [], set(), result)
             written |= {f.key for f in changed}
             # The check's read is the next attempt's input: each page is read once a round.
-            current = self._post_page_inputs([url for url, inputs in shown.items() if inputs])
+            rendered = {url: inputs for url, inputs in shown.items() if inputs}
+            version, before = self.store.lists.versions([ALL])[ALL], version
+            if version == before:
+                current = self._same_neighbours(rendered)
+            else:
+                current = self._post_page_inputs(list(rendered))
             shown = {url: now for url, now in current.items() if now != shown[url]}
             if not shown:
                 break
         else:
             raise TransientError("post pages kept changing under concurrent renders; will retry")
         result.written = sorted(written)
+
+    def _same_neighbours(
+        self, rendered: Mapping[str, _PageInputs]
+    ) -> dict[str, _PageInputs | None]:
+        """The pages' inputs now, when no timeline membership moved since they were read:
+        the posts and their related lists read again, the neighbours kept."""
+        stored = self.store.get_posts(list(rendered))
+        return {
+            url: (stored[url], previous, following) if url in stored else None
+            for url, (_post, previous, following) in rendered.items()
+        }
 
     def _post_page_inputs(self, urls: Sequence[str]) -> dict[str, _PageInputs | None]:
         """What each post page shows: the stored post, its related list and neighbours;

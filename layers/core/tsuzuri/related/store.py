@@ -90,6 +90,20 @@ class ListState:
         return self.own
 
 
+@dataclass(slots=True)
+class ListWrite:
+    """A list to write on the revision it was read with, and what goes with it: the
+    posts it now shows that it did not (the reverse index holds every list that shows a
+    post before the list does), its page's render mark, and its floor when it went
+    down (a floor may be lower than the list's last entry, never higher)."""
+
+    state: ListState
+    referrers: Sequence[str] = ()
+    pending: bool = False
+    lower_floor: bool = False
+    floor: Ranked | None = None
+
+
 def features_to_item(features: Features) -> dict[str, Any]:
     return {
         "url": features.url,
@@ -185,18 +199,56 @@ class RelatedStore:
         keys = [(f"POST#{u}", RELATED) for u in urls]
         return {s.url: s for s in (_state_from_item(i) for i in self.table.batch_get(keys))}
 
-    def write_state(self, state: ListState) -> bool:
-        """Compare-and-set on the revision read with the state. False if it moved."""
-        item = _state_item(state, (state.rev or 0) + 1)
-        kwargs = _revision_condition(state.rev)
-        try:
-            self.table.call("put_item", TableName=self.table.name, Item=item, **kwargs)
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        state.rev = (state.rev or 0) + 1
-        return True
+    def write_lists(self, writes: Sequence[ListWrite]) -> set[str]:
+        """Write many lists, each compare-and-set on the revision it was read with and
+        together with its reverse-index additions, render mark and lowered floor, in
+        transactions of up to 100 items (a list never split across two). Returns the
+        owners whose list had moved: nothing of theirs is written, every other list is."""
+        moved: set[str] = set()
+        chunk: list[ListWrite] = []
+        size = 0
+        for write in writes:
+            actions = len(_list_actions(self.table.name, write))
+            if chunk and size + actions > TRANSACTION_ITEMS:
+                moved |= self._write_chunk(chunk)
+                chunk, size = [], 0
+            chunk.append(write)
+            size += actions
+        if chunk:
+            moved |= self._write_chunk(chunk)
+        return moved
+
+    def _write_chunk(self, chunk: list[ListWrite]) -> set[str]:
+        moved: set[str] = set()
+        for attempt in range(CONFLICT_ATTEMPTS):
+            if not chunk:
+                return moved
+            actions = [_list_actions(self.table.name, w) for w in chunk]
+            try:
+                self.table.call(
+                    "transact_write_items", TransactItems=[a for group in actions for a in group]
+                )
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                failed: set[int] = set()
+                start = 0
+                for index, group in enumerate(actions):
+                    if "ConditionalCheckFailed" in reasons[start : start + len(group)]:
+                        failed.add(index)
+                    start += len(group)
+                if failed:  # nothing was written: send the others again at once
+                    moved |= {chunk[i].state.url for i in failed}
+                    chunk = [w for i, w in enumerate(chunk) if i not in failed]
+                else:
+                    back_off(attempt)  # a conflict with another transaction in flight
+                continue
+            for write in chunk:
+                write.state.rev = (write.state.rev or 0) + 1
+            return moved
+        # Still conflicting: the caller reads these lists again, as if they had moved.
+        return moved | {w.state.url for w in chunk}
 
     def write_states_guarded(
         self, writes: Sequence[ListState], deletes: Sequence[ListState] = ()
@@ -384,10 +436,7 @@ class RelatedStore:
                 for u in sorted(listed)
             ]
         for owner, last in floors.items():
-            item: dict[str, Any] = {"pk": FLOOR + owner, "sk": "F"}
-            if last is not None:
-                item["k"] = [last.score, last.timestamp, last.url]
-            requests.append({"PutRequest": {"Item": dump_item(item)}})
+            requests.append({"PutRequest": {"Item": dump_item(_floor_item(owner, last))}})
         for owner in sorted(set(gone)):
             requests.append(
                 {"DeleteRequest": {"Key": {"pk": {"S": FLOOR + owner}, "sk": {"S": "F"}}}}
@@ -441,6 +490,28 @@ class RelatedStore:
             ExpressionAttributeNames={"#version": "version"},
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
+
+
+def _list_actions(table: str, write: ListWrite) -> list[dict[str, Any]]:
+    state = write.state
+    put = {
+        "TableName": table,
+        "Item": _state_item(state, (state.rev or 0) + 1),
+        **_revision_condition(state.rev),
+    }
+    items = [{"pk": REFERRER + u, "sk": state.url} for u in sorted(write.referrers)]
+    if write.pending:
+        items.append({"pk": PENDING, "sk": state.url})
+    if write.lower_floor:
+        items.append(_floor_item(state.url, write.floor))
+    return [{"Put": put}] + [{"Put": {"TableName": table, "Item": dump_item(i)}} for i in items]
+
+
+def _floor_item(owner: str, last: Ranked | None) -> dict[str, Any]:
+    item: dict[str, Any] = {"pk": FLOOR + owner, "sk": "F"}
+    if last is not None:
+        item["k"] = [last.score, last.timestamp, last.url]
+    return item
 
 
 def _revision_condition(rev: int | None) -> dict[str, Any]:

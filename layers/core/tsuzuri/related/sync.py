@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tsuzuri.domain.relatedness import (
@@ -58,6 +59,7 @@ from tsuzuri.errors import TransientError
 from tsuzuri.related.store import (
     Card,
     ListState,
+    ListWrite,
     PostView,
     RelatedStore,
     _list_ids,
@@ -65,6 +67,7 @@ from tsuzuri.related.store import (
 )
 
 CAS_ATTEMPTS = 5
+TIMELINE_READERS = 8  # a sync's first reads are independent small queries: run together
 
 
 @dataclass(slots=True)
@@ -99,6 +102,16 @@ class _Work:
     lists_x: bool = False  # the reverse index says p's list shows x
     crossed: set[str] = field(default_factory=set)  # tags of p whose class changed
     entry: Features | None = None  # p's features as found in the index
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A list computed by this sync and not yet written."""
+
+    read: ListState  # as read: takes the written contents once the write succeeds
+    write: ListWrite
+    removed: list[str]
+    floor_moved: bool
 
 
 class _Pass:
@@ -137,6 +150,29 @@ class _Pass:
             )
         return [f for f in self._windows[key] if f.url != exclude][: self.settings.window]
 
+    def prefetch(self, tags: Iterable[str], sides: Iterable[tuple[str, str]]) -> None:
+        """Read these tags' members and the windows on both sides of these (timeline, sort
+        key) positions at once, so that the sync's later reads come from the cache."""
+        tags = [t for t in dict.fromkeys(tags) if t not in self._members]
+        windows = [
+            (list_id, sort_key, newer)
+            for list_id, sort_key in dict.fromkeys(sides)
+            for newer in (False, True)
+            if (list_id, sort_key, newer) not in self._windows
+        ]
+        if len(tags) + len(windows) < 2:
+            return
+        width = self.settings.window + 1
+        with ThreadPoolExecutor(min(TIMELINE_READERS, len(tags) + len(windows))) as pool:
+            found = pool.map(
+                lambda tag: self.store.timeline(f"tag/{tag}", self.settings.rare_max_df + 2), tags
+            )
+            near = pool.map(lambda w: self.store.neighbours(w[0], w[1], width, newer=w[2]), windows)
+            for tag, members in zip(tags, found, strict=True):
+                self._members[tag] = members
+                self.classes[tag] = self.settings.tag_class(len(members))
+            self._windows.update(zip(windows, near, strict=True))
+
     def candidates(self, post: Features) -> dict[str, Features]:
         found: dict[str, Features] = {}
         for tag in post.tags:
@@ -164,6 +200,7 @@ class RelatedIndex:
         self.settings = settings
         self._unlisted: dict[str, set[str]] = defaultdict(set)  # owner -> posts it dropped
         self._floors: dict[str, Ranked | None] = {}  # floors to write once lists are written
+        self._staged: list[_Staged] = []  # lists to write in the next flush
 
     # -- entry point
     def sync(self, url: str) -> SyncStats:
@@ -179,6 +216,7 @@ class RelatedIndex:
                 return stats
             self._unlisted = defaultdict(set)
             self._floors = {}
+            self._staged = []
             if old is not None and new is not None and old.features == new.features:
                 self._card_changed(url, new.card, stats)
                 run = None
@@ -196,16 +234,17 @@ class RelatedIndex:
     # -- a change of what the card shows only: re-label it in the lists that show it
     def _card_changed(self, url: str, card: Card, stats: SyncStats) -> None:
         owners = [u for u in self.store.referrers(url) if u != url]
-        for owner, state in self.store.states(owners).items():
-            for _attempt in range(CAS_ATTEMPTS):
-                if url not in state.urls:
-                    break
-                cards = [card if c["url"] == url else c for c in state.cards]
-                if self._save(state, state.entries, cards, state.features, stats):
-                    break
-                state = self.store.states([owner])[owner]
-            else:
-                raise TransientError(f"related list of {owner} kept changing")
+        states = self.store.states(owners)
+        for _attempt in range(CAS_ATTEMPTS):
+            for state in states.values():
+                if url in state.urls:
+                    cards = [card if c["url"] == url else c for c in state.cards]
+                    self._save(state, state.entries, cards, state.features)
+            moved = self._flush(stats)
+            if not moved:
+                return
+            states = self.store.states(moved)
+        raise TransientError(f"related lists showing {url} kept changing")
 
     # -- a change of what scores the post (or its arrival or departure)
     def _features_changed(
@@ -228,6 +267,7 @@ class RelatedIndex:
         work: dict[str, _Work] = defaultdict(_Work)
         old_tags = set(before.tags) if before else set()
         new_tags = set(after.tags) if after else set()
+        run.prefetch(sorted(old_tags | new_tags), [])
         class_before: dict[str, int] = {}
         for tag in sorted(old_tags | new_tags):
             df_after = run.df(tag)
@@ -256,6 +296,7 @@ class RelatedIndex:
         # ... and its neighbours in each timeline with windows (common tags, categories);
         # 5. moving in a timeline pulls one post into, or pushes one out of, the window
         # of each neighbour. (A tag that changed class has all its posts looked at in 2.)
+        timelines = []
         for list_id in sorted(set(old_lists) | set(new_lists)):
             timeline_tag = list_id[4:] if list_id.startswith("tag/") else None
             windowed_before = timeline_tag is None or class_before[timeline_tag] == COMMON
@@ -267,9 +308,16 @@ class RelatedIndex:
                 and before.sort_key != after.sort_key
             )  # fmt: skip
             shifts = moved and windowed_before and windowed_after
-            if was and shifts and before is not None:
+            timelines.append((list_id, was and shifts, now and windowed_after, shifts))
+        run.prefetch(
+            [],
+            [(i, before.sort_key) for i, left, _, _ in timelines if left and before is not None]
+            + [(i, after.sort_key) for i, _, near, _ in timelines if near and after is not None],
+        )
+        for list_id, left, near, shifts in timelines:
+            if left and before is not None:
                 self._shift(run, work, list_id, before.sort_key, url, pulled=True)
-            if now and windowed_after and after is not None:
+            if near and after is not None:
                 older = run.side(list_id, after.sort_key, newer=False, exclude=url)
                 newer = run.side(list_id, after.sort_key, newer=True, exclude=url)
                 for member in older + newer:
@@ -328,29 +376,30 @@ class RelatedIndex:
                         del work[owner]
                         stats.skipped_lists += 1
         states = self.store.states(work)
-        for owner in sorted(work):
-            todo = work[owner]
-            state = states.get(owner)
-            if state is None and todo.entry is None:
-                continue  # a stale reverse-index entry of a post that is gone
-            for _attempt in range(CAS_ATTEMPTS):
-                if self._update(run, url, after, card, class_before, todo, state, owner, stats):
-                    break
-                # Another writer moved the list: start from scratch with fresh reads.
-                run = _Pass(self.store, self.settings)
-                state = self.store.states([owner]).get(owner)
-                todo = _Work(recompute=True, entry=todo.entry)
-            else:
-                raise TransientError(f"related list of {owner} kept changing")
+        for _attempt in range(CAS_ATTEMPTS):
+            for owner in sorted(work):
+                todo = work[owner]
+                state = states.get(owner)
+                if state is None and todo.entry is None:
+                    continue  # a stale reverse-index entry of a post that is gone
+                self._update(run, url, after, card, class_before, todo, state, owner, stats)
+            moved = self._flush(stats)
+            if not moved:
+                return
+            # Other writers moved these lists: start them from scratch with fresh reads.
+            run = _Pass(self.store, self.settings)
+            states = self.store.states(moved)
+            work = {o: _Work(recompute=True, entry=work[o].entry) for o in moved}
+        raise TransientError(f"related lists of {sorted(work)} kept changing")
 
     def _update(
         self, run: _Pass, url: str, after: Features | None, card: Card | None,
         class_before: Mapping[str, int], todo: _Work, state: ListState | None, owner: str,
         stats: SyncStats,
-    ) -> bool:  # fmt: skip
+    ) -> None:  # fmt: skip
         features = todo.entry or (state.features if state else None)
         if features is None:
-            return True
+            return
         if state is None:
             state = ListState(owner)
         recompute = (
@@ -395,27 +444,27 @@ class RelatedIndex:
             recompute = True
         if recompute:
             stats.recomputed += 1
-            return self._recompute(run, owner, features, state, {url: card} if card else {}, stats)
+            self._recompute(run, features, state, {url: card} if card else {})
+            return
         stats.merged += 1
         merged = [e for e in moved if e.url not in todo.merge]
         merged += [Ranked(m.url, run.score(features, m), m.timestamp) for m in todo.merge.values()]
-        fresh_cards = {url: card} if card else {}
-        return self._finish(owner, features, state, merged, fresh_cards, stats)
+        self._finish(features, state, merged, {url: card} if card else {})
 
     def _recompute(
-        self, run: _Pass, owner: str, features: Features, state: ListState,
-        fresh_cards: Mapping[str, Card], stats: SyncStats, own: PostView | None = None,
-    ) -> bool:  # fmt: skip
+        self, run: _Pass, features: Features, state: ListState,
+        fresh_cards: Mapping[str, Card], own: PostView | None = None,
+    ) -> None:  # fmt: skip
         candidates = run.candidates(features)
         entries = [Ranked(c.url, run.score(features, c), c.timestamp) for c in candidates.values()]
-        return self._finish(owner, features, state, entries, fresh_cards, stats, own=own)
+        self._finish(features, state, entries, fresh_cards, own=own)
 
     def _finish(
-        self, owner: str, features: Features, state: ListState, entries: list[Ranked],
-        fresh_cards: Mapping[str, Card], stats: SyncStats, *, own: PostView | None = None,
-    ) -> bool:  # fmt: skip
+        self, features: Features, state: ListState, entries: list[Ranked],
+        fresh_cards: Mapping[str, Card], *, own: PostView | None = None,
+    ) -> None:  # fmt: skip
         """Take the top of ``entries`` (dropping posts that are no longer published),
-        and write the list if anything changed. False if the revision moved."""
+        and stage the list for the next flush if anything changed."""
         known = {u: c for u, c in zip(state.urls, state.cards, strict=True)}
         known.update(fresh_cards)
         pool = {e.url: e for e in entries}
@@ -437,45 +486,55 @@ class RelatedIndex:
             and features == state.features
             and keep_own == state.own
         ):
-            return True
-        return self._save(state, best, cards, features, stats, own=keep_own)
+            return
+        self._save(state, best, cards, features, own=keep_own)
 
     def _save(
         self, state: ListState, entries: list[Ranked], cards: list[Card],
-        features: Features | None, stats: SyncStats, *, own: PostView | None = None,
-    ) -> bool:  # fmt: skip
-        """Write a list: reverse-index additions first, then the list (compare-and-set),
-        then removals, so the reverse index always holds every list that shows a post."""
-        shows_changed = cards != state.cards
-        added = [e.url for e in entries if e.url not in state.urls]
-        removed = [u for u in state.urls if u not in {e.url for e in entries}]
+        features: Features | None, *, own: PostView | None = None,
+    ) -> None:  # fmt: skip
+        """Stage a list for the next :meth:`_flush`, with its reverse-index additions,
+        its page's render mark and its floor if it goes down (see
+        :meth:`RelatedStore.write_lists`)."""
+        shown = {e.url for e in entries}
         old_floor, new_floor = self._floor(state.entries), self._floor(entries)
-        # One batch before the list changes: the page is marked for rendering, the new
-        # entries are in the reverse index, and a floor that goes down goes down now (a
-        # floor may be lower than the list's, never higher).
-        lowered = new_floor != old_floor and _admits_more(new_floor, old_floor)
-        self.store.write_many(
-            referrers={state.url: added},
-            floors={state.url: new_floor} if lowered else {},
-            pending=[state.url] if shows_changed else [],
+        write = ListWrite(
+            ListState(
+                state.url, entries, cards, features, state.own if own is None else own, state.rev
+            ),
+            referrers=[e.url for e in entries if e.url not in state.urls],
+            pending=cards != state.cards,
+            lower_floor=new_floor != old_floor and _admits_more(new_floor, old_floor),
+            floor=new_floor,
         )
-        self._unlisted[state.url].difference_update(added)
-        previous = ListState(
-            state.url, state.entries, state.cards, state.features, state.own, state.rev
-        )
-        state.entries, state.cards, state.features = entries, cards, features
-        state.own = own if own is not None else state.own
-        if not self.store.write_state(state):
-            state.entries, state.cards = previous.entries, previous.cards
-            state.features, state.own, state.rev = previous.features, previous.own, previous.rev
-            return False
-        self._unlisted[state.url].update(removed)
-        if new_floor != old_floor or previous.rev is None:
-            self._floors[state.url] = new_floor
-        stats.lists_written += 1
-        if shows_changed:
-            stats.changed.add(state.url)
-        return True
+        removed = [u for u in state.urls if u not in shown]
+        floor_moved = new_floor != old_floor or state.rev is None
+        self._staged.append(_Staged(state, write, removed, floor_moved))
+
+    def _flush(self, stats: SyncStats) -> set[str]:
+        """Write the staged lists, in as few transactions as fit. Returns the owners whose
+        list another writer had moved (nothing of theirs written); the written lists'
+        states take their new contents, and what must follow them (reverse-index entries
+        of posts that left, raised floors) waits for the end of the sync."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return set()
+        moved = self.store.write_lists([s.write for s in staged])
+        for done in staged:
+            new = done.write.state
+            if new.url in moved:
+                continue
+            read = done.read
+            read.entries, read.cards, read.features = new.entries, new.cards, new.features
+            read.own, read.rev = new.own, new.rev
+            self._unlisted[new.url].difference_update(done.write.referrers)
+            self._unlisted[new.url].update(done.removed)
+            if done.floor_moved:
+                self._floors[new.url] = done.write.floor
+            stats.lists_written += 1
+            if done.write.pending:
+                stats.changed.add(new.url)
+        return moved
 
     # -- the post's own list, written last: it records what the index now holds of it
     def _write_own(
@@ -488,11 +547,11 @@ class RelatedIndex:
             self._floors.pop(state.url, None)
             return self.store.delete_state(state)
         if run is None:  # only the card changed: the list itself stays
-            return self._finish(
-                state.url, new.features, state, list(state.entries), {}, stats, own=new
-            )
-        stats.recomputed += 1
-        return self._recompute(run, state.url, new.features, state, {}, stats, own=new)
+            self._finish(new.features, state, list(state.entries), {}, own=new)
+        else:
+            stats.recomputed += 1
+            self._recompute(run, new.features, state, {}, own=new)
+        return not self._flush(stats)
 
     # -- maintenance
     def sync_all(self, urls: Iterable[str]) -> SyncStats:
