@@ -964,3 +964,29 @@ def test_related_alarms_and_outputs(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert outputs["RelatedFailureQueueUrl"]["Value"] == {"Ref": "RelatedFailureQueue"}
     assert outputs["RelatedFunctionName"]["Value"] == {"Ref": "RelatedFunction"}
+
+
+def test_editor_policy_writes_exactly_the_notified_sources(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """What an editor may write is what the render function hears: a prefix the editor can
+    write but no notification covers would be an upload that silently does nothing, and
+    reports/ writable by an editor would let a report be forged."""
+    policy = resources["EditorPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert template["Outputs"]["EditorPolicyArn"]["Value"] == {"Ref": "EditorPolicy"}
+    configs = resources["SourceBucket"]["Properties"]["NotificationConfiguration"]
+    notified = {c["Filter"]["S3Key"]["Rules"][0]["Value"] for c in configs["QueueConfigurations"]}
+    writable: set[str] = set()
+    for statement in statements(policy["Properties"]["PolicyDocument"]):
+        assert statement["Effect"] == "Allow"
+        actions = set(as_list(statement["Action"]))
+        assert not any("*" in a for a in actions), statement
+        for resource in as_list(statement["Resource"]):
+            assert referenced_ids(resource) & {"SourceBucket", "AWS::StackId"}, resource
+            if actions & {"s3:PutObject", "s3:DeleteObject"}:
+                text = resource["Fn::Sub"]
+                assert text.startswith("${SourceBucket.Arn}/"), text
+                writable.add(text.removeprefix("${SourceBucket.Arn}/").removesuffix("*"))
+    assert writable == notified
+    assert not any(w.startswith("reports") for w in writable)
