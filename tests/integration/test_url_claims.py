@@ -6,6 +6,8 @@ the delete arrive, duplicated or not."""
 from __future__ import annotations
 
 import pytest
+from tsuzuri.publishing.publisher import Change
+from tsuzuri.publishing.rebuild import config_requests
 
 from tests.support.site import Site, post_text
 
@@ -94,3 +96,55 @@ def test_the_oldest_claim_wins_and_a_claim_that_moved_away_is_dropped(site: Site
     assert "二番目" in (_live_title(site, "/2026/04/01/x/") or "")
     assert "一番目" in (_live_title(site, "/elsewhere/") or "")
     assert site.publisher.store.claims("/2026/04/01/x/") == []
+
+
+def _reindex(site: Site) -> None:
+    """What the render function does with the requests a ``reindex`` config queues."""
+    for request in config_requests(site.publisher, "reindex"):
+        site.publisher.process([Change(key=k, removed=False) for k in request.keys])
+        site.publisher.refresh_posts(request.urls, lists=request.lists, rewrite=True)
+
+
+def _assert_pages_agree_with_report(site: Site, key: str, title: str) -> str:
+    """The refused file's report names the URL its live version is at, and it is there."""
+    report = site.report(key)
+    assert report["status"] == "rejected" and report["code"] == "url-collision", report
+    live = report["url"]
+    assert live is not None, f"the report says nothing is live, yet the post was: {report}"
+    assert title in (_live_title(site, live) or ""), f"{live} does not show {title}"
+    assert f"stays live at {live}" in report["problem"], report["problem"]
+    return str(live)
+
+
+def test_after_a_site_permalink_change_a_colliding_post_agrees_with_its_report(
+    site: Site,
+) -> None:
+    owner, other = "posts/2026-03-01-same.md", "posts/2026-03-02-same.md"
+    site.publish(owner, post_text("一日目", date="2026-03-01 10:00:00 +0900"))
+    site.publish(other, post_text("二日目", date="2026-03-02 10:00:00 +0900"))
+    (outcome,) = site.publish("_config.yml", "permalink: /:title/\n").outcomes
+    assert outcome.rebuild == "reindex"
+    _reindex(site)
+
+    assert "一日目" in (_live_title(site, "/same/") or "")
+    live = _assert_pages_agree_with_report(site, other, "二日目")
+    assert live == "/2026/03/02/same/"
+    assert "waits in line" in site.report(other)["problem"]
+    assert live in site.page("/") and "/2026/03/01/same/" not in site.page("/")
+
+    # The owner leaves: the waiting post moves to the contested URL, its old page goes.
+    site.unpublish(owner)
+    assert "二日目" in (_live_title(site, "/same/") or "")
+    assert site.page(live) is None
+    assert site.report(other)["url"] == "/same/"
+
+
+def test_an_edit_that_moves_a_post_onto_a_taken_url_keeps_it_where_it_was(site: Site) -> None:
+    owner, mover = "posts/2026-03-01-same.md", "posts/2026-03-05-mover.md"
+    site.publish(owner, post_text("持ち主", date="2026-03-01 10:00:00 +0900"))
+    site.publish(mover, post_text("移る記事", date="2026-03-05 10:00:00 +0900"))
+    moved = "permalink: /2026/03/01/same/"
+    site.publish(mover, post_text("移る記事", date="2026-03-05 10:00:00 +0900", extra=moved))
+
+    assert "持ち主" in (_live_title(site, "/2026/03/01/same/") or "")
+    assert _assert_pages_agree_with_report(site, mover, "移る記事") == "/2026/03/05/mover/"

@@ -25,7 +25,8 @@ class InputRejected(TsuzuriError):
     """An uploaded file cannot be used as it is. The live site must stay unchanged.
 
     The editor's problem, never retried: it becomes the file's report, with the line
-    when known and what to fix.
+    when known and what to fix. A refused edit of a live file leaves its last accepted
+    version live: ``live_url`` says where, so the report agrees with the site.
     """
 
     code = "rejected"
@@ -35,6 +36,7 @@ class InputRejected(TsuzuriError):
         self.message = message
         self.line = line
         self.hint = hint
+        self.live_url: str | None = None
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""

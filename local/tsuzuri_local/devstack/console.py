@@ -106,7 +106,9 @@ class Console:
             hint = f" ({report['hint']})" if report.get("hint") else ""
             if not self.ready.is_set():
                 self._rejected += 1
-            return f"{key}{line}: not published: {problem}{hint}"
+            # A refused edit of a live file: the last accepted version stays (its URL).
+            what = "this version not published" if report.get("url") else "not published"
+            return f"{key}{line}: {what}: {problem}{hint}"
         if status == "config":
             if problem in _NOTHING_CHANGED:
                 problem = "in use" if not self.ready.is_set() else "accepted, nothing to re-render"

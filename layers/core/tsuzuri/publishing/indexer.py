@@ -230,9 +230,11 @@ class Indexer:
             outcome = Outcome(change.key, "stale", message=str(exc))
         except InputRejected as exc:
             plan = RenderPlan()  # nothing of a rejected change reaches the site
+            kept = f"; its last accepted version stays live at {exc.live_url}"
             outcome = Outcome(
-                change.key, "rejected", message=exc.message, line=exc.line,
-                hint=exc.hint, code=exc.code,
+                change.key, "rejected", url=exc.live_url,
+                message=exc.message + (kept if exc.live_url else ""),
+                line=exc.line, hint=exc.hint, code=exc.code,
             )  # fmt: skip
         except (TransientError, TsuzuriError, OSError) as exc:
             outcome = Outcome(change.key, "failed", message=str(exc), code="transient")
@@ -264,7 +266,16 @@ class Indexer:
             previous = self.store.get_post_fields(record.url)
         if previous is not None and previous.source_key != source.key:
             previous = None
+        try:
+            return self._apply_post(change, source, previous, plan)
+        except InputRejected as exc:
+            # Nothing was written: the file's live version, if any, stays where it is.
+            exc.live_url = previous.url if previous is not None else None
+            raise
 
+    def _apply_post(
+        self, change: Change, source: SourceKey, previous: Post | None, plan: RenderPlan
+    ) -> Outcome:
         # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
         obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
         if obj is None:

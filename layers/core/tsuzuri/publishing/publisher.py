@@ -162,8 +162,8 @@ class Publisher:
                     if leaver is not None:
                         result.failed_tokens.extend(_tokens_for(leaver, changes))
                     break
-                if outcome.code == "url-collision" and outcome.url in (None, url):
-                    break
+                if outcome.code == "url-collision":
+                    break  # it wants a URL that is taken: it waits in that line
                 self.store.remove_claim(url, key)
                 plan.merge(promoted)
                 freed.update(promoted.freed)
