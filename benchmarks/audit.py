@@ -47,8 +47,8 @@ def free_port() -> int:
 
 def start_dev(content: Path) -> tuple[subprocess.Popen[str], str]:
     port, aws_port = free_port(), free_port()
-    command = [sys.executable, "-m", "tsuzuri_local.cli", "dev", "--content", str(content),
-               "--port", str(port), "--aws-port", str(aws_port)]  # fmt: skip
+    command = [sys.executable, "-m", "tsuzuri_local.cli", "dev", "--fresh", "--content",
+               str(content), "--port", str(port), "--aws-port", str(aws_port)]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},

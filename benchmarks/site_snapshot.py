@@ -34,7 +34,8 @@ def main() -> None:
     aws_port = args.port + 1
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "local")  # what moto's server accepts
-    command = [sys.executable, "-m", "tsuzuri_local.cli", "dev", "--content", str(args.content)]
+    command = [sys.executable, "-m", "tsuzuri_local.cli", "dev", "--fresh"]
+    command += ["--content", str(args.content)]
     command += ["--port", str(args.port), "--aws-port", str(aws_port)]
     stack = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -145,6 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev.add_argument("--content", type=Path, help="the same as DIR")
     dev.add_argument("--port", type=int, default=8080, help="preview port (default 8080)")
     dev.add_argument("--aws-port", type=int, default=5000, help="emulated AWS port (default 5000)")
+    dev.add_argument(
+        "--fresh", action="store_true",
+        help="forget what the last run of this folder kept and load the whole folder again",
+    )  # fmt: skip
+    dev.add_argument(
+        "--state", type=Path, metavar="DIR",
+        help="where the stack is kept between runs (default: a folder per site in the "
+        "user cache, ~/.cache/tsuzuri/dev/)",
+    )  # fmt: skip
     dev.set_defaults(run=_dev)
 
     # parse_args would report a subcommand's unknown option with the top-level usage;
@@ -528,7 +537,10 @@ def _dev(args: argparse.Namespace) -> int:
         print("tsuzuri dev: give the site folder once (DIR or --content)", file=sys.stderr)
         return 2
     content = args.folder or args.content or ROOT / "examples"
-    return run_dev(content=content, port=args.port, aws_port=args.aws_port)
+    return run_dev(
+        content=content, port=args.port, aws_port=args.aws_port,
+        state=args.state, fresh=args.fresh,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

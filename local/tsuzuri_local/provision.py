@@ -124,12 +124,20 @@ def create_bucket(s3: Any, name: str, *, versioned: bool = False) -> None:
     kwargs: dict[str, Any] = {"Bucket": name}
     if region and region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    s3.create_bucket(**kwargs)
+    # A restored local stack's bucket (tsuzuri_local.devstack.state) is kept as it is:
+    # not created again, which moto answers by emptying it.
+    if name not in {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(**kwargs)
     if versioned:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
 def create_distribution(cloudfront: Any, site_bucket: str, reference: str) -> str:
+    origin = f"{site_bucket}.s3.amazonaws.com"
+    listed = cloudfront.list_distributions()["DistributionList"].get("Items", [])
+    for existing in listed:  # a restored local stack's
+        if any(o["DomainName"] == origin for o in existing["Origins"]["Items"]):
+            return str(existing["Id"])
     response = cloudfront.create_distribution(
         DistributionConfig={
             "CallerReference": reference,
@@ -141,7 +149,7 @@ def create_distribution(cloudfront: Any, site_bucket: str, reference: str) -> st
                 "Items": [
                     {
                         "Id": "site",
-                        "DomainName": f"{site_bucket}.s3.amazonaws.com",
+                        "DomainName": origin,
                         "S3OriginConfig": {"OriginAccessIdentity": ""},
                     }
                 ],
@@ -169,7 +177,11 @@ def provision(
     """Create buckets, table, distribution and (given an SQS client) the render queue
     with the source bucket's notifications, all as ``template.yaml`` describes them.
     ``stream=False`` leaves the table's stream off (benchmarks that preload thousands of
-    posts: moto keeps every record in memory); ``UpdateTable`` can turn it on later."""
+    posts: moto keeps every record in memory); ``UpdateTable`` can turn it on later.
+
+    On a restored local stack what exists is kept (as a stack update keeps resources
+    whose definition did not change): buckets, table and distribution are found again,
+    and creating a queue with the same attributes returns the existing one."""
     plan = plan_from_template(load_template(template))
     source, site, table = f"{prefix}-source", f"{prefix}-site", f"{prefix}-table"
     create_bucket(clients.s3, source, versioned=plan.source_versioned)
@@ -177,7 +189,12 @@ def provision(
     table_spec = (
         plan.table if stream else {**plan.table, "StreamSpecification": {"StreamEnabled": False}}
     )
-    table_description = clients.dynamodb.create_table(TableName=table, **table_spec)
+    try:
+        table_description = clients.dynamodb.create_table(TableName=table, **table_spec)
+    except clients.dynamodb.exceptions.ResourceInUseException:
+        # A restored local stack keeps its table, items and stream as they were.
+        table_description = {"TableDescription": clients.dynamodb.describe_table(
+            TableName=table)["Table"]}  # fmt: skip
     distribution = create_distribution(clients.cloudfront, site, prefix)
     settings = Settings(
         source_bucket=source, site_bucket=site, table_name=table, distribution_id=distribution

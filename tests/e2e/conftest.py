@@ -192,7 +192,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             text=True,
             encoding="utf-8",
             errors="replace",
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # Its kept state (for a restart) goes to the test's folder, not the user's cache.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "XDG_CACHE_HOME": str(work / "cache")},
             start_new_session=True,  # its own group: Ctrl-C in pytest's terminal is ours to send
             preexec_fn=default_sigint,
         )

@@ -8,7 +8,10 @@ the local stack's moto fixes (``moto_patches.speed_up_moto``) to itself, prints 
 port it listens on, and exits when its stdin closes, so it never outlives the stack
 that started it, even one killed with SIGKILL.
 
-Run as ``python -m tsuzuri_local.devstack.aws_process --port N``.
+Given ``--state FILE``, the child reads moto's state from it before it answers and
+writes it there after its server stopped (:mod:`tsuzuri_local.devstack.state`).
+
+Run as ``python -m tsuzuri_local.devstack.aws_process --port N [--state FILE]``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tsuzuri.errors import ConfigError
@@ -28,16 +32,21 @@ READY = "listening on port "
 START_TIMEOUT_S = 60
 # moto's server binds within a second; a server thread that has not by then never will.
 BIND_TIMEOUT_S = 15
+# Writing a large site's state (a 2,500-post site: tens of MB) takes seconds.
+SAVE_TIMEOUT_S = 120
 
 
 class AwsProcess:
     """The emulated AWS endpoint: moto's server in a child process."""
 
-    def __init__(self, port: int = 0, *, host: str = "127.0.0.1"):
+    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", state: Path | None = None):
         self.host = host
         self._requested = port
+        self._state = state
         self._port: int | None = None
         self._child: subprocess.Popen[str] | None = None
+        # Why the kept state was not restored, or None when it was (or none is kept).
+        self.not_restored: str | None = "no state is kept"
 
     @property
     def endpoint(self) -> str:
@@ -52,6 +61,8 @@ class AwsProcess:
     def start(self) -> AwsProcess:
         command = [sys.executable, "-m", __name__, "--host", self.host]
         command += ["--port", str(self._requested)]
+        if self._state is not None:
+            command += ["--state", str(self._state)]
         self._child = subprocess.Popen(  # noqa: S603 - our own module, no shell
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -63,8 +74,14 @@ class AwsProcess:
                 f"({line.strip().removeprefix('error: ') or 'no answer'}): choose another "
                 "port with --aws-port"
             )
-        self._port = int(line[len(READY) :])
+        port, _, why_not = line[len(READY) :].strip().partition(" ")
+        self._port = int(port)
+        self.not_restored = why_not or None
         return self
+
+    @property
+    def restored(self) -> bool:
+        return self.not_restored is None
 
     def stop(self) -> None:
         child, self._child = self._child, None
@@ -73,7 +90,7 @@ class AwsProcess:
         if child.stdin is not None:
             child.stdin.close()  # the child's signal to leave
         try:
-            child.wait(timeout=5)
+            child.wait(timeout=SAVE_TIMEOUT_S if self._state is not None else 5)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
@@ -144,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state", type=Path, help="read moto's state here, write it on exit")
     args = parser.parse_args(argv)
     problem = port_problem(args.host, args.port)
     if problem:
@@ -154,9 +172,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", flush=True)
         return 1
-    print(f"{READY}{endpoint.rsplit(':', 1)[1]}", flush=True)
+    not_restored = "no state is kept"
+    if args.state is not None:
+        from tsuzuri_local.devstack.state import restore_aws_state
+
+        not_restored = restore_aws_state(args.state) or ""
+    # "listening on port N", then why the kept state was not restored (nothing if it was).
+    print(f"{READY}{endpoint.rsplit(':', 1)[1]} {not_restored}".rstrip(), flush=True)
     sys.stdin.read()  # until the parent closes our stdin, or dies
     server.stop()
+    if args.state is not None:
+        from tsuzuri_local.devstack.state import save_aws_state
+
+        save_aws_state(args.state)
     return 0
 
 

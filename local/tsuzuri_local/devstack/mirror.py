@@ -4,6 +4,7 @@ and by ``tsuzuri publish`` of a site folder alike."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -230,6 +231,42 @@ class FolderMirror:
         self._log = log if log is not None else sys.stderr
         self._told: set[tuple[Path, str]] = set()
         self._first = True
+
+    def resume(self, mirrored: Iterable[str]) -> int:
+        """Go on from a restored stack: ``mirrored`` are the keys the last run kept in
+        the bucket. A file whose bytes the bucket already holds is not uploaded again;
+        one of those keys gone from the folder is deleted by the next sync. Keys the
+        last run did not mirror (uploaded by hand) are left alone, as they are while
+        the stack runs. Returns the number of files that need no upload."""
+        held: dict[str, str] = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket):
+            for item in page.get("Contents", []):
+                held[item["Key"]] = item["ETag"].strip('"')
+        current = self.scan()
+        kept = {
+            key: entry
+            for key, entry in current.items()
+            # A single PUT's ETag is the MD5 of its bytes, which is how sync uploads.
+            if held.get(key)
+            == hashlib.md5(entry[0].read_bytes(), usedforsecurity=False).hexdigest()
+        }
+        gone = {
+            key: (self._content, -1, -1) for key in mirrored if key in held and key not in current
+        }
+        self._snapshot = {**kept, **gone}
+        return len(kept)
+
+    def pending(self) -> list[str]:
+        """The keys the next sync uploads or deletes."""
+        current = self.scan()
+        changed = [
+            k for k, v in current.items() if self._snapshot.get(k, (None, -1, -1))[1:] != v[1:]
+        ]
+        return changed + [k for k in self._snapshot if k not in current]
+
+    def mirrored(self) -> list[str]:
+        """The keys this mirror keeps in the bucket (for the next run's :meth:`resume`)."""
+        return sorted(self._snapshot)
 
     def scan(self) -> dict[str, tuple[Path, int, int]]:
         result = {}

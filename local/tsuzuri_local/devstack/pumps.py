@@ -230,8 +230,24 @@ class StreamPump:
     records_delivered: int = 0
     failures_sent: int = 0
     _iterators: dict[str, str | None] = field(default_factory=dict)
+    # Per shard, the iterator before the oldest record not yet delivered: where a
+    # restarted stack goes on from (tsuzuri_local.devstack.state).
+    _unconsumed: dict[str, str | None] = field(default_factory=dict)
+    _resumed: set[str] = field(default_factory=set)
     _held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _held_since: dict[str, float] = field(default_factory=dict)
+
+    def resume_from(self, positions: dict[str, str]) -> None:
+        """Go on from the positions a stopped stack kept (see :meth:`positions`)."""
+        self._iterators.update(positions)
+        self._resumed.update(positions)
+
+    def positions(self) -> dict[str, str]:
+        """Per shard, an iterator from which nothing undelivered is skipped: records
+        gathered for the batching window but not yet given to the handler are read
+        again after a restart (at least once, as Lambda's checkpoints are)."""
+        kept = {**self._iterators, **self._unconsumed}
+        return {shard: iterator for shard, iterator in kept.items() if iterator}
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -275,7 +291,10 @@ class StreamPump:
             # A page at a time, as Lambda's poller does: a long backlog (a bulk rebuild's
             # own records) is neither held in memory at once nor deaf to a stop.
             while iterator and not (until is not None and until.is_set()):
-                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                if not self._held.get(shard_id):
+                    self._unconsumed.pop(shard_id, None)
+                self._unconsumed.setdefault(shard_id, iterator)
+                response = self._records(shard_id, iterator)
                 records = response.get("Records", [])
                 iterator = response.get("NextShardIterator")
                 self._iterators[shard_id] = iterator
@@ -289,6 +308,8 @@ class StreamPump:
                 held += wanted
                 if not gather or len(held) >= self.batch_size:
                     self._release(shard_id)
+                if not self._held.get(shard_id):
+                    self._unconsumed.pop(shard_id, None)
                 if len(records) < 1000:
                     break  # caught up for now; the next poll goes on from here
         for shard_id, held in self._held.items():
@@ -297,10 +318,32 @@ class StreamPump:
                 self._release(shard_id)
         return read + sum(len(held) for held in self._held.values())
 
+    def _records(self, shard_id: str, iterator: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            response: dict[str, Any] = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+        except ClientError:
+            if shard_id not in self._resumed:
+                raise
+            # A kept position the restored state does not know (the two were written by
+            # a stop cut short): read the shard again from its start, at least once.
+            self._resumed.discard(shard_id)
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            self._unconsumed[shard_id] = iterator
+            response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+        self._resumed.discard(shard_id)
+        return response
+
     def _release(self, shard_id: str) -> None:
-        batch, self._held[shard_id] = self._held.get(shard_id, []), []
+        batch = self._held.get(shard_id, [])
         self.records_delivered += len(batch)
         self._deliver(shard_id, batch)
+        # Emptied once delivered: a stop during the delivery keeps its position.
+        self._held[shard_id] = []
+        self._unconsumed.pop(shard_id, None)
 
     def _wanted(self, record: dict[str, Any]) -> bool:
         return not self.filters or any(matches_filter(p, record) for p in self.filters)

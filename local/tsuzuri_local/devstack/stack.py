@@ -40,6 +40,14 @@ from tsuzuri_local.devstack.runtime import (
     load_handler,
     quiet_local_warnings,
 )
+from tsuzuri_local.devstack.state import (
+    AWS_STATE,
+    MIRRORED_KEYS,
+    STREAM_POSITIONS,
+    default_state_dir,
+    keep_json,
+    kept_json,
+)
 
 if TYPE_CHECKING:
     from tsuzuri.aws.clients import Clients
@@ -68,6 +76,8 @@ class _Started:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     preview: PreviewServer | None = None
+    # What is written for the next run once the threads stopped, before moto's state.
+    keep: list[Callable[[], None]] = field(default_factory=list)
 
     def thread(self, target: Callable[..., None], name: str, *args: Any) -> None:
         self.threads.append(threading.Thread(target=target, name=name, args=args, daemon=True))
@@ -79,6 +89,11 @@ class _Started:
             thread.join(timeout=5)
         if self.preview is not None:
             self.preview.stop()
+        for keep in self.keep:
+            try:
+                keep()
+            except OSError as exc:
+                print(f"the state for the next run was not kept: {exc}", file=sys.stderr)
         self.aws.stop()
         print("stopped", file=sys.stderr, flush=True)
 
@@ -94,7 +109,11 @@ class _Aws:
     queue_arn: str
 
 
-def run_dev(*, content: Path, port: int, aws_port: int) -> int:
+def run_dev(
+    *, content: Path, port: int, aws_port: int, state: Path | None = None, fresh: bool = False
+) -> int:
+    """``state`` is where the stack is kept between runs (default: the user's cache);
+    ``fresh`` starts empty and loads the whole folder, as the first run does."""
     _use_local_credentials()
     quiet_local_warnings()
     if not content.is_dir():
@@ -106,8 +125,12 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
     if problem:
         print(f"tsuzuri dev: {problem}", file=sys.stderr)
         return 2
+    kept = state or default_state_dir(content)
+    if fresh:
+        for name in (AWS_STATE, STREAM_POSITIONS, MIRRORED_KEYS):
+            (kept / name).unlink(missing_ok=True)
     try:
-        started = _Started(aws=_start_moto(aws_port))
+        started = _Started(aws=_start_moto(aws_port, kept / AWS_STATE))
     except ConfigError as exc:
         print(f"tsuzuri dev: {exc}", file=sys.stderr)
         return 2
@@ -124,13 +147,18 @@ def run_dev(*, content: Path, port: int, aws_port: int) -> int:
             return 2
         console, render = _render_pump(aws, preview.url, started.stop)
         started.thread(_watch_dead_letters, "dead-letters", aws, console, started.stop)
-        mirror = _load_content(content, aws, console)
+        mirror = _load_content(content, aws, console, kept, restored=started.aws.restored)
+        started.keep.append(lambda: keep_json(kept / MIRRORED_KEYS, mirror.mirrored()))
         # One invocation at a time: moto's DynamoDB backend is not safe for concurrent
         # transactions (AWS runs up to MaximumConcurrency; the core is built for that).
         started.thread(render.run, "render-pump")
         # The same handler the pump calls, as the template's schedule invokes it.
         started.thread(_tick_scheduled_posts, "scheduled-posts", render.handler, started.stop)
         related = _related_pump(aws, console, started.stop)
+        if started.aws.restored:
+            positions = kept_json(kept / STREAM_POSITIONS)
+            related.resume_from(positions if isinstance(positions, dict) else {})
+        started.keep.append(lambda: keep_json(kept / STREAM_POSITIONS, related.positions()))
         started.thread(related.run, "related-pump")
         preview.start()
         _install_sigterm(started.stop)
@@ -165,8 +193,8 @@ def _use_local_credentials() -> None:
         os.environ.setdefault(name, value)
 
 
-def _start_moto(aws_port: int) -> AwsProcess:
-    return AwsProcess(aws_port).start()
+def _start_moto(aws_port: int, state: Path) -> AwsProcess:
+    return AwsProcess(aws_port, state=state).start()
 
 
 def _provision(server: AwsProcess) -> _Aws:
@@ -227,11 +255,27 @@ def _render_pump(aws: _Aws, site_url: str, stop: threading.Event) -> tuple[Conso
     return console, pump
 
 
-def _load_content(content: Path, aws: _Aws, console: Console) -> FolderMirror:
+def _load_content(
+    content: Path, aws: _Aws, console: Console, kept: Path, *, restored: bool
+) -> FolderMirror:
+    """The first sync: the whole folder, or on a restored stack what changed since."""
     mirror = FolderMirror(content, aws.clients.s3, aws.stack.settings.source_bucket)
-    initial = mirror.scan()
-    console.expect([k for k in initial if not k.startswith("_config")])
-    if not initial:
+    if restored:
+        previous = kept_json(kept / MIRRORED_KEYS)
+        unchanged = mirror.resume(previous if isinstance(previous, list) else [])
+    initial = mirror.pending()
+    posts = [k for k in initial if not k.startswith("_config")]
+    console.expect(posts)
+    if restored:
+        print(
+            f"restored the last run's site: {unchanged} files as they were, {len(initial)} "
+            "changed since (start with --fresh to load the whole folder again)",
+            flush=True,
+        )
+        if not posts:
+            console.ready.set()
+            print("ready: the site is as the last run left it", flush=True)
+    elif not initial:
         console.ready.set()
         print("ready: the content folder is empty", flush=True)
     mirror.sync()  # the config is uploaded before the first cold start reads it
