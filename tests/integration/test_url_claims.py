@@ -57,6 +57,28 @@ def test_a_rename_that_keeps_the_url_keeps_the_post_live(site: Site, order: str)
     assert site.publisher.store.claims(PERMA) == []
 
 
+@pytest.mark.parametrize("attempt", range(3))
+@pytest.mark.parametrize("order", ["keys-in-order", "keys-reversed"])
+def test_two_new_posts_on_one_url_in_one_batch_the_first_key_wins(
+    site: Site, order: str, attempt: int
+) -> None:
+    """Indexed in parallel, the two once raced for the URL and either could win."""
+    first, second = "posts/2026-01-10-a.md", "posts/2026-01-10-b.md"
+    site.upload(
+        first, post_text("先のキー", date="2026-01-10 10:00:00 +0900", extra="permalink: /twin/")
+    )
+    site.upload(
+        second, post_text("後のキー", date="2026-01-10 10:00:00 +0900", extra="permalink: /twin/")
+    )
+    changes = [site.change(first), site.change(second)]
+    site.publisher.process(changes if order == "keys-in-order" else changes[::-1])
+
+    assert "先のキー" in (_live_title(site, "/twin/") or "")
+    assert site.report(first)["status"] == "published"
+    assert "waits in line" in site.report(second)["problem"]
+    assert site.publisher.store.claims("/twin/") == [second]
+
+
 def test_a_refused_twin_is_published_when_the_owner_is_deleted(site: Site) -> None:
     owner, twin = "posts/2026-03-01-same.md", "posts/2026-03-01-same.markdown"
     site.publish(owner, post_text("持ち主", date="2026-03-01 10:00:00 +0900", tags="[AWS]"))

@@ -36,7 +36,7 @@ class Console:
         self.pending: set[str] = set()
         self.total = 0
         self.started = time.perf_counter()
-        self.ready = threading.Event()
+        self.ready = _Moment()
         self._lock = threading.Lock()
         self._bar: Progress | None = None
         self._related_ready = False
@@ -123,11 +123,15 @@ class Console:
         detail = problem.removeprefix("not public: ") if status == "hidden" else problem
         return f"{key}: {phrase}{f' ({detail})' if detail else ''}, {url}{_ms(ms)}"
 
-    def related_quiet(self, delivered: int) -> None:
+    def related_quiet(self, delivered: int, polled_at: float | None = None) -> None:
         """The related function caught up with the table stream: said once, after the
-        initial load, because only then are the sample site's lists complete.
+        initial load, because only then are the sample site's lists complete. Only a
+        quiet poll that began after ``ready:`` counts: one that began before may have
+        missed the load's last writes, and pages would still show old lists.
         (``delivered``, the stream records it read, says nothing to a reader.)"""
-        if self.ready.is_set() and not self._related_ready:
+        began = time.perf_counter() if polled_at is None else polled_at
+        ready_at = self.ready.at
+        if ready_at is not None and ready_at <= began and not self._related_ready:
             self._related_ready = True
             elapsed = time.perf_counter() - self.started
             self.say(
@@ -162,6 +166,19 @@ class Console:
             refused = f"; {self._rejected} not published, see above" if self._rejected else ""
             print(f"ready: {total} files processed in {elapsed:.1f} s{refused}", flush=True)
             self.ready.set()
+
+
+class _Moment(threading.Event):
+    """An event that remembers when (time.perf_counter) it was first set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: float | None = None
+
+    def set(self) -> None:
+        if self.at is None:
+            self.at = time.perf_counter()
+        super().set()
 
 
 def _ms(ms: float | None) -> str:

@@ -221,8 +221,10 @@ class StreamPump:
     # up to batch_size) before it invokes, as Lambda's poller does; drain() does not wait.
     window_s: float = 0.0
     on_failure: Callable[[dict[str, Any]], None] = lambda _message: None
-    # Called with the records delivered so far whenever a poll finds the stream quiet.
-    on_quiet: Callable[[int], None] = lambda _delivered: None
+    # Called whenever a poll finds the stream quiet, with the records delivered so far
+    # and when (time.perf_counter) that poll began: only what was written before then is
+    # known to be delivered.
+    on_quiet: Callable[[int, float], None] = lambda _delivered, _polled_at: None
     region: str = "ap-northeast-1"
     stop_event: threading.Event = field(default_factory=threading.Event)
     invocations: int = 0
@@ -252,8 +254,9 @@ class StreamPump:
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
+                polled_at = time.perf_counter()
                 if not self.poll(until=self.stop_event, gather=True):
-                    self.on_quiet(self.records_delivered)
+                    self.on_quiet(self.records_delivered, polled_at)
                     self.stop_event.wait(POLL_SECONDS)
             except Exception as exc:
                 if not self.stop_event.is_set():

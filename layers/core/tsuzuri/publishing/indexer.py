@@ -19,7 +19,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
-from tsuzuri.aws.buckets import SiteBucket, SiteFile, SourceBucket, page_file
+from tsuzuri.aws.buckets import SiteBucket, SiteFile, SourceBucket, SourceObject, page_file
 from tsuzuri.aws.lists import ALL
 from tsuzuri.aws.store import (
     PostStore,
@@ -219,6 +219,23 @@ class Indexer:
     # The site's terms as the batch began (read once for a batch of posts), or None to
     # read them for each post that has tags or categories.
     terms: Mapping[str, tuple[str, int]] | None = None
+    # Posts already read and parsed for the batch (:meth:`read_post`), by the key as
+    # uploaded: the publisher learns their URLs before any of them claims one.
+    read: Mapping[str, tuple[SourceObject, Post]] = field(default_factory=dict)
+
+    def read_post(self, change: Change) -> tuple[SourceObject, Post] | None:
+        """The change's object and the post parsed from it, or None when it is not a
+        post that parses (``index`` then reads it again and reports why)."""
+        try:
+            source = classify_key(change.key)
+            if source.kind != "post" or change.removed:
+                return None  # a delete's GET is index()'s own: one call, as before
+            obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
+            if obj is None:
+                return None
+            return obj, parse_post(source, obj.body, self.context.site, size=obj.size)
+        except Exception:  # index() reads it again and reports it, per file
+            return None
 
     def index(self, change: Change) -> tuple[Outcome, RenderPlan]:
         plan = RenderPlan()
@@ -277,14 +294,18 @@ class Indexer:
         self, change: Change, source: SourceKey, previous: Post | None, plan: RenderPlan
     ) -> Outcome:
         # The object as uploaded: a Jekyll checkout's _posts/x.md is read from _posts/.
-        obj = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
-        if obj is None:
-            gone = SourceRecord(source.key, None, "unpublished", change.sequencer)
-            self._retract_or_record(previous, gone, plan)
-            url = previous.url if previous else None
-            return Outcome(change.key, "unpublished", url=url)
-
-        post = parse_post(source, obj.body, self.context.site, size=obj.size)
+        ahead = self.read.get(change.key)
+        if ahead is not None:
+            obj, post = ahead
+        else:
+            read = self.source.get(change.key, max_bytes=self.context.site.max_post_bytes)
+            if read is None:
+                gone = SourceRecord(source.key, None, "unpublished", change.sequencer)
+                self._retract_or_record(previous, gone, plan)
+                url = previous.url if previous else None
+                return Outcome(change.key, "unpublished", url=url)
+            obj = read
+            post = parse_post(source, obj.body, self.context.site, size=obj.size)
         # One spelling per tag: a post that writes ``AWS`` for the site's ``aws`` joins
         # it under the name the site shows (names _config.yml sets were applied above).
         post = adopt_known_names(post, self._known_names(post))

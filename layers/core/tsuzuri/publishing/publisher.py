@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -197,15 +198,44 @@ class Publisher:
                 if classify_safe(change.key) not in SETTINGS_KINDS:
                     run.append(change)
                     continue
-                indexed += pool.map(self._indexer(prefetched, terms).index, run)
+                indexed += self._index_run(pool, run, self._indexer(prefetched, terms))
                 run = []
                 outcome, plan = self._indexer().index(change)
                 self._context = plan.context or self._context
                 if outcome.status == "rejected" and classify_safe(change.key) == "config":
                     self._record_defaults_in_use(change.key)
                 indexed.append((outcome, plan))
-            indexed += pool.map(self._indexer(prefetched, terms).index, run)
+            indexed += self._index_run(pool, run, self._indexer(prefetched, terms))
         return indexed
+
+    @staticmethod
+    def _index_run(
+        pool: ThreadPoolExecutor, run: Sequence[Change], indexer: Indexer
+    ) -> list[tuple[Outcome, RenderPlan]]:
+        """Index a run of changes in parallel, except posts that map to one URL: those
+        go one after another, in key order, so the first key takes the URL and the
+        others wait in line behind it, whatever thread is quicker (a site-wide
+        permalink change that makes two posts collide decides the same way every time).
+
+        The posts are read and parsed first, in the pool, to learn their URLs.
+        """
+        if len(run) < 2:
+            return list(pool.map(indexer.index, run))
+        read = dict(zip((c.key for c in run), pool.map(indexer.read_post, run), strict=True))
+        indexer = replace(indexer, read={k: v for k, v in read.items() if v is not None})
+        by_url: dict[str, list[int]] = {}
+        for position, change in enumerate(run):
+            ahead = read[change.key]
+            by_url.setdefault(ahead[1].url if ahead else f"key:{change.key}", []).append(position)
+        groups = [sorted(g, key=lambda i: run[i].key) for g in by_url.values()]
+
+        def index_group(group: list[int]) -> list[tuple[int, tuple[Outcome, RenderPlan]]]:
+            return [(position, indexer.index(run[position])) for position in group]
+
+        results: dict[int, tuple[Outcome, RenderPlan]] = {}
+        for done in pool.map(index_group, groups):
+            results.update(done)
+        return [results[position] for position in range(len(run))]
 
     def _record_defaults_in_use(self, key: str) -> None:
         """A broken ``_config.yml`` arrived and none was ever accepted: the posts go on
