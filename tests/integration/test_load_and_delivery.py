@@ -162,3 +162,95 @@ def test_duplicated_shuffled_events_and_deletes_before_creates(live: Live) -> No
 @pytest.mark.slow
 def test_duplicated_shuffled_events_at_scale(live: Live) -> None:
     run_redelivery(live, 300, seed=6)
+
+
+def _fixed(number: int) -> str:
+    """A ``permalink:`` of the date-shaped kind the site checks read (not the post's date)."""
+    return f"/2099/01/01/fixed-{number}/"
+
+
+def _renamed(key: str) -> str:
+    return key.removesuffix(".md") + "-renamed.md"
+
+
+def run_claims_redelivery(
+    live: Live, renames: int, owner_deletes: int, others: int, seed: int
+) -> None:
+    """URL claims under redelivery: ``renames`` posts with a fixed ``permalink:`` renamed
+    (create of the new key, delete of the old), and ``owner_deletes`` owners of a URL a
+    twin (``.markdown`` beside ``.md``) waits for deleted; those events and a create of
+    every other post and twin, each one to three times, shuffled. No post may be lost:
+    every renamed post stays at its URL under its new key, every twin takes its owner's
+    URL, and the site equals a from-scratch build of the final bucket."""
+    bucket = live.stack.settings.source_bucket
+    s3 = live.site.clients.s3
+    base = corpus(renames + owner_deletes + others, seed=seed)
+    fixed = [
+        (
+            key,
+            text.replace("title: ", f"permalink: {_fixed(n)}\ntitle: ", 1),
+            _fixed(n),
+            tags,
+        )
+        for n, (key, text, _url, tags) in enumerate(base[:renames])
+    ]
+    owners = base[renames : renames + owner_deletes]
+    plain = base[renames + owner_deletes :]
+    twins = [
+        (key.removesuffix(".md") + ".markdown", text.replace("負荷 ", "双子 ", 1), url, tags)
+        for key, text, url, tags in owners
+    ]
+
+    # Before: every post live, each twin refused and waiting in line for its owner's URL.
+    live.start_render(2)
+    live.start_stream()
+    upload_concurrently(live, fixed + owners + plain)
+    live.settle(timeout=120 + len(base) * 2)
+    live.stop.clear()
+    live.start_render(2)
+    live.start_stream()
+    upload_concurrently(live, twins)
+    live.settle(timeout=120 + len(twins) * 2)
+    for key, _text, _url, _tags in twins:
+        assert "waits in line" in live.site.report(key)["problem"], key
+    assert all(live.site.page(url) for _k, _t, url, _tags in fixed)
+
+    # The changes, with notifications off: the test delivers their events in its order.
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    renamed = []
+    messages: list[str] = []
+    for key, text, url, tags in fixed:
+        new = _renamed(key)
+        s3.put_object(Bucket=bucket, Key=new, Body=text.replace("負荷 ", "改名 ", 1).encode())
+        s3.delete_object(Bucket=bucket, Key=key)
+        renamed.append((new, text, url, tags))
+        messages += [s3_message(bucket, new), s3_message(bucket, key, removed=True)]
+    for key, _text, _url, _tags in owners:
+        s3.delete_object(Bucket=bucket, Key=key)
+        messages.append(s3_message(bucket, key, removed=True))
+    messages += [s3_message(bucket, key) for key, _t, _u, _tags in plain + twins]
+    sent = deliver_shuffled(live, messages, seed)
+    live.stop.clear()
+    live.start_render(2)
+    live.start_stream()
+    live.settle(timeout=120 + len(messages) * 2)
+
+    store = live.site.publisher.store
+    for key, _text, url, _tags in renamed + twins:
+        assert store.get_post_owner(url) == key, f"{url} is not {key}'s"
+        assert store.claims(url) == [], f"{url} still has a line"
+        assert live.site.report(key)["url"] == url, live.site.report(key)
+    assert all("改名" in (live.site.page(url) or "") for _k, _t, url, _tags in renamed)
+    assert all("双子" in (live.site.page(url) or "") for _k, _t, url, _tags in twins)
+    check_site(live, plain + renamed + twins)
+    print(f"{len(messages)} events sent as {sent} messages: {renames} renames, "
+          f"{owner_deletes} owner deletes")  # fmt: skip
+
+
+def test_renames_and_owner_deletes_among_shuffled_duplicated_events(live: Live) -> None:
+    run_claims_redelivery(live, renames=3, owner_deletes=3, others=6, seed=11)
+
+
+@pytest.mark.slow
+def test_fifty_renames_and_fifty_owner_deletes_among_three_hundred_events(live: Live) -> None:
+    run_claims_redelivery(live, renames=50, owner_deletes=50, others=150, seed=12)

@@ -86,6 +86,7 @@ class Outcome:
     # For a site config or theme change: what the rebuild path must re-do; None for nothing.
     rebuild: RebuildEffect | None = None
     notes: tuple[str, ...] = ()  # what was published otherwise than written (tag names)
+    waits_for: str | None = None  # refused as taken: the URL this file waits in line for
 
     def report(self, now: datetime) -> dict[str, object]:
         return {
@@ -252,6 +253,7 @@ class Indexer:
                 change.key, "rejected", url=exc.live_url,
                 message=exc.message + (kept if exc.live_url else ""),
                 line=exc.line, hint=exc.hint, code=exc.code,
+                waits_for=exc.url if isinstance(exc, UrlTaken) else None,
             )  # fmt: skip
         except (TransientError, TsuzuriError, OSError) as exc:
             outcome = Outcome(change.key, "failed", message=str(exc), code="transient")

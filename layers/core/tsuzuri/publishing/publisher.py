@@ -301,6 +301,11 @@ class Publisher:
 
     def _report(self, outcome: Outcome) -> None:
         try:
+            if outcome.waits_for and self.store.get_post_owner(outcome.waits_for) == outcome.key:
+                # Promoted since it was refused, by the batch that freed the URL (another
+                # invocation, in parallel): that batch reports it published. Read just
+                # before the PUT, which that batch's render phase could not fit between.
+                return
             self.source.put_report(outcome.key, outcome.report(self.clock()))
         except Exception:
             outcome.message = outcome.message or "report could not be written"
